@@ -1,0 +1,1 @@
+// federation: placeholder TU until the first federation sources land.

@@ -1,0 +1,1 @@
+// identity: placeholder TU until the first identity sources land.

@@ -1,0 +1,116 @@
+// Database and Statement: RAII wrappers over one SQLite connection and its prepared
+// statements. Every connection is opened with WAL, foreign keys on, a busy timeout and
+// synchronous=FULL.
+//
+// Thread-safety: a Database (and its Statements) is used by one thread at a time.
+// SQL text is always a constant in the caller's module; values are bound, never spliced.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "storage/result.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace kith::storage {
+
+// One prepared statement. Bind parameters are 1-based, columns 0-based (as in SQLite).
+class Statement {
+ public:
+  Statement() = default;
+  Statement(Statement&&) noexcept;
+  Statement& operator=(Statement&&) noexcept;
+  ~Statement();
+
+  Statement& Bind(int index, int64_t value);
+  Statement& Bind(int index, double value);
+  Statement& Bind(int index, std::string_view text);  // copied by SQLite
+  Statement& Bind(int index, const char* text) { return Bind(index, std::string_view(text)); }
+  Statement& BindBlob(int index, std::span<const uint8_t> bytes);
+  Statement& BindNull(int index);
+  Statement& Bind(int index, const std::optional<std::string>& text);  // NULL when empty
+
+  // Advances the statement. Returns true when a row is available, false when done,
+  // an Error (kConflict for constraint violations, kUnavailable for busy) on failure.
+  Result<bool> Step();
+  // Steps to completion, ignoring rows. For INSERT/UPDATE/DELETE.
+  Status Run();
+
+  int64_t ColumnInt(int col) const;
+  double ColumnDouble(int col) const;
+  std::string ColumnText(int col) const;
+  std::vector<uint8_t> ColumnBlob(int col) const;
+  bool ColumnIsNull(int col) const;
+  int ColumnCount() const;
+
+  // Resets to run again and clears the bindings.
+  void Reset();
+
+ private:
+  friend class Database;
+  explicit Statement(sqlite3_stmt* stmt, sqlite3* db) : stmt_(stmt), db_(db) {}
+  sqlite3_stmt* stmt_ = nullptr;
+  sqlite3* db_ = nullptr;
+  bool cached_ = false;
+};
+
+// One connection. Movable, not copyable.
+class Database {
+ public:
+  struct Options {
+    std::filesystem::path path;
+    bool read_only = false;
+    int busy_timeout_ms = 5000;
+  };
+
+  // Opens (creating if needed unless read_only) and applies the connection pragmas.
+  static Result<Database> Open(const Options& options);
+
+  Database(Database&&) noexcept;
+  Database& operator=(Database&&) noexcept;
+  ~Database();
+
+  // Runs one or more statements without parameters (pragmas, migrations, BEGIN/COMMIT).
+  Status Exec(std::string_view sql);
+
+  // Prepares a fresh statement owned by the caller.
+  Result<Statement> Prepare(std::string_view sql);
+
+  // Returns a statement prepared once per connection and reused (reset, bindings cleared).
+  // The pointer stays valid as long as this Database. Use for hot statements.
+  Result<Statement*> Cached(std::string_view sql);
+
+  int64_t LastInsertRowId() const;
+  int64_t Changes() const;
+
+  // The last SQLite error text for this connection.
+  std::string LastErrorMessage() const;
+
+  sqlite3* handle() const { return db_.get(); }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  struct Closer {
+    void operator()(sqlite3* db) const;
+  };
+  Database() = default;
+  std::unique_ptr<sqlite3, Closer> db_;
+  std::filesystem::path path_;
+  std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
+};
+
+// Runs `body` inside BEGIN IMMEDIATE … COMMIT on `db`, rolling back if body fails.
+// Use only on connections that are not the Writer's (the Writer batches its own).
+Status InTransaction(Database& db, const std::function<Status()>& body);
+
+}  // namespace kith::storage

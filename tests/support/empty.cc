@@ -1,0 +1,1 @@
+// Keeps kith_test_support a valid library before any helper exists.
