@@ -1,0 +1,61 @@
+// AdminApi: every administrative operation of a running node, as one C++ API.
+//
+// kithd serves it on DATA_DIR/admin.sock (HTTP/1.1 over a Unix socket, mode 0600: the
+// file permissions are the access control); kithctl is its client. Requests and responses
+// are JSON; errors are {"error": code, "message": text} with the status of the ErrorCode.
+//
+// Routes (all under /v1):
+//   GET  /v1/status            -> {"version","uptime_seconds","database_bytes",
+//                                  "write_queue_depth","node":{...},"server":{...}}
+//   POST /v1/backup {"path"}   -> {"path","bytes"}   (SQLite online backup; path must not exist)
+// Later issues add members, clients, peers, keys and audit here.
+//
+// Thread-safety: Handle may be called from several threads at once. It may block (backups,
+// password hashing), so the daemon calls it off its I/O threads.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "identity/node_keys.h"
+#include "storage/clock.h"
+#include "storage/store.h"
+
+namespace kith::admin {
+
+// What the daemon lends to the admin API. Everything outlives the AdminApi.
+struct NodeContext {
+  std::filesystem::path data_dir;
+  storage::Store* store = nullptr;
+  std::shared_ptr<const identity::NodeKeyring> keys;
+  std::string name;
+  std::string organisation;
+  std::string base_url;
+  std::chrono::steady_clock::time_point started_at;
+  // Live figures of the HTTP server (open connections, requests served, ...), as JSON.
+  std::function<nlohmann::json()> server_stats;
+};
+
+struct AdminResponse {
+  int status = 200;
+  nlohmann::json body;
+};
+
+class AdminApi {
+ public:
+  explicit AdminApi(NodeContext context);
+
+  // Handles one request. `body` is the raw request body (JSON or empty).
+  AdminResponse Handle(std::string_view method, std::string_view path, std::string_view body);
+
+ private:
+  NodeContext context_;
+};
+
+}  // namespace kith::admin
