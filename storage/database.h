@@ -7,8 +7,8 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -36,6 +36,10 @@ class Statement {
   Statement& Bind(int index, double value);
   Statement& Bind(int index, std::string_view text);  // copied by SQLite
   Statement& Bind(int index, const char* text) { return Bind(index, std::string_view(text)); }
+  // Without this, a std::string argument would be ambiguous (string_view vs optional<string>).
+  Statement& Bind(int index, const std::string& text) {
+    return Bind(index, std::string_view(text));
+  }
   Statement& BindBlob(int index, std::span<const uint8_t> bytes);
   Statement& BindNull(int index);
   Statement& Bind(int index, const std::optional<std::string>& text);  // NULL when empty
@@ -59,9 +63,11 @@ class Statement {
  private:
   friend class Database;
   explicit Statement(sqlite3_stmt* stmt, sqlite3* db) : stmt_(stmt), db_(db) {}
+  void NoteBind(int rc);
   sqlite3_stmt* stmt_ = nullptr;
   sqlite3* db_ = nullptr;
   bool cached_ = false;
+  int bind_rc_ = 0;  // first failed bind since Reset(), reported by Step()
 };
 
 // One connection. Movable, not copyable.
@@ -73,7 +79,10 @@ class Database {
     int busy_timeout_ms = 5000;
   };
 
-  // Opens (creating if needed unless read_only) and applies the connection pragmas.
+  // Opens (creating if needed unless read_only) and applies the connection pragmas
+  // (WAL unless read_only, foreign_keys=ON, synchronous=FULL, busy_timeout). Errors name the
+  // file: kInvalidArgument for an empty path, kUnavailable when locked past the busy timeout,
+  // kInternal when the file cannot be opened, is not a database, or cannot use WAL.
   static Result<Database> Open(const Options& options);
 
   Database(Database&&) noexcept;
@@ -96,6 +105,14 @@ class Database {
   // The last SQLite error text for this connection.
   std::string LastErrorMessage() const;
 
+  // Whether a transaction is open on this connection (SQLite is not in autocommit mode).
+  bool TransactionOpen() const;
+
+  // Resets every statement of this connection that is part-way through its rows, so that it
+  // stops holding a read snapshot or a transaction open. Pools call it when a borrowed
+  // connection comes back.
+  void ResetActiveStatements();
+
   sqlite3* handle() const { return db_.get(); }
   const std::filesystem::path& path() const { return path_; }
 
@@ -109,7 +126,14 @@ class Database {
   std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
 };
 
-// Runs `body` inside BEGIN IMMEDIATE … COMMIT on `db`, rolling back if body fails.
+// Turns a failed SQLite result code into an Error: constraint violations are kConflict,
+// SQLITE_BUSY/SQLITE_LOCKED kUnavailable, everything else kInternal. The message is
+// "<context>: <SQLite's message for db>" (or SQLite's generic text for rc when db is null).
+Error SqliteError(int rc, sqlite3* db, std::string_view context);
+
+// Runs `body` inside BEGIN IMMEDIATE … COMMIT on `db`, rolling back if body fails (or
+// throws: the exception becomes kInternal). Returns body's error, or the BEGIN/COMMIT error
+// (kUnavailable when another connection holds the write lock past the busy timeout).
 // Use only on connections that are not the Writer's (the Writer batches its own).
 Status InTransaction(Database& db, const std::function<Status()>& body);
 

@@ -19,7 +19,7 @@ class Store {
   struct Options {
     std::filesystem::path path;  // e.g. DATA_DIR/kith.db
     Writer::Options writer;      // path is filled in from `path`
-    size_t max_readers = 16;
+    size_t max_readers = 16;     // idle reader connections kept open at most
   };
 
   // Opens the database, applies migrations (refusing a newer schema), runs quick_check and
@@ -30,8 +30,10 @@ class Store {
 
   Writer& writer() { return *writer_; }
 
-  // Runs `fn` with a reader connection borrowed from the pool (opened on demand).
-  // Thread-safe; readers see the last committed state (WAL snapshot per statement).
+  // Runs `fn` with a read-only connection borrowed from the pool (opened on demand; more than
+  // max_readers at once are opened and closed again after use). Returns fn's result, or the
+  // Error of opening a connection (kUnavailable after Close). Thread-safe; readers see the last
+  // committed state (WAL snapshot per statement, or per transaction if fn opens one).
   template <class Fn>
   auto Read(Fn&& fn) -> decltype(fn(std::declval<Database&>())) {
     auto lease = Borrow();
@@ -41,10 +43,11 @@ class Store {
     return result;
   }
 
-  // Whether a trivial write commits (for /readyz).
+  // Whether a trivial write commits (for /readyz): upserts the health_probe row through the
+  // writer and waits for durability. Blocks the caller; kUnavailable after Close.
   Status CheckWritable();
 
-  // Size of the database file plus its WAL, in bytes.
+  // Size of the database file plus its WAL, in bytes (files that are missing count 0).
   uint64_t SizeBytes() const;
 
   const std::filesystem::path& path() const { return options_.path; }
@@ -59,11 +62,17 @@ class Store {
   Options options_;
   std::unique_ptr<Writer> writer_;
   std::mutex readers_mu_;
+  bool closed_ = false;  // guarded by readers_mu_
   std::vector<std::unique_ptr<Database>> idle_readers_;
 };
 
 // Copies the live database at `source` to `destination` with SQLite's online backup API,
-// consistent even while another process writes. Fails if destination exists.
+// consistent even while another connection or process writes (the copy is one WAL snapshot;
+// readers do not block the writer in WAL mode). The copy is written under a temporary name,
+// switched to journal_mode=DELETE (one self-contained file), must pass integrity_check, is
+// fsynced and only then linked into place. Errors: kConflict if destination exists,
+// kInvalidArgument if its directory does not, kNotFound if source does not exist, kInternal
+// otherwise; on any error nothing is left at destination. Thread-safe.
 Status Backup(const std::filesystem::path& source, const std::filesystem::path& destination);
 
 }  // namespace kith::storage
