@@ -1,1 +1,0 @@
-// federation: placeholder TU until the first federation sources land.
