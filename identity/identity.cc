@@ -1,1 +1,0 @@
-// identity: placeholder TU until the first identity sources land.

@@ -1,0 +1,102 @@
+// SessionStore: signed-in sessions (the `kith_session` cookie). All session SQL lives here.
+//
+// A session token is 256 random bits, base64url (43 characters), handed to the caller once by
+// Create; the database holds only SHA-256(token bytes). A session ends at the first of: idle
+// expiry (no use for idle_timeout, default 8 h), absolute expiry (absolute_timeout after
+// creation, default 30 days), Revoke, RevokeAll ("sign out everywhere"), the member being
+// disabled or removed. Use is recorded cheaply: last_seen is written only when it is older
+// than touch_interval (default 60 s), so idle expiry may come up to that much early.
+//
+// Each session has its own random CSRF token (stored, 256 bits); CheckCsrf compares in
+// constant time. auth_time (when a password was last proved) serves OIDC max_age.
+//
+// Writes follow identity/write_result.h (Done<T> on the writer thread, after commit); reads
+// are synchronous on a pooled reader. Thread-safe; Store and Clock must outlive it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "identity/write_result.h"
+#include "storage/clock.h"
+#include "storage/store.h"
+
+namespace kith::identity {
+
+struct Session {
+  int64_t id = 0;
+  int64_t member_id = 0;
+  std::string csrf_token;
+  int64_t created_at = 0;  // unix seconds
+  int64_t auth_time = 0;
+  int64_t last_seen = 0;
+  int64_t expires_at = 0;  // absolute expiry
+  std::string client_address;
+  std::string user_agent;
+};
+
+// A new session and its token. The token exists only here: put it in the cookie and drop it.
+struct NewSession {
+  std::string token;
+  Session session;
+};
+
+// Where a sign-in came from, recorded with the session (truncated, control characters
+// replaced).
+struct SessionContext {
+  std::string client_address;
+  std::string user_agent;
+};
+
+class SessionStore {
+ public:
+  struct Options {
+    std::chrono::seconds idle_timeout{8 * 3600};
+    std::chrono::seconds absolute_timeout{30 * 24 * 3600};
+    std::chrono::seconds touch_interval{60};
+  };
+
+  SessionStore(storage::Store& store, const Clock& clock, Options options);
+  SessionStore(storage::Store& store, const Clock& clock) : SessionStore(store, clock, Options{}) {}
+
+  // Starts a session for `member_id` (auth_time = now). kNotFound when the member does not
+  // exist, kPermissionDenied when disabled.
+  void Create(int64_t member_id, SessionContext context, Done<NewSession> done);
+
+  // The live session for a cookie token, touching it when due (asynchronously: the touch is
+  // queued on the writer and not awaited). kUnauthenticated with reason "invalid_session" for
+  // a malformed or unknown token (or a disabled member), "session_expired" when expired.
+  Result<Session> Authenticate(std::string_view token);
+
+  // Ends one session (idempotent: an unknown id is fine).
+  void Revoke(int64_t session_id, Done<void> done);
+
+  // Ends every session of a member; answers how many ended.
+  void RevokeAll(int64_t member_id, Done<int64_t> done);
+
+  // Ends every session of a member except `keep_session_id` (after a password change: "sign
+  // out my other devices"); answers how many ended.
+  void RevokeOthers(int64_t member_id, int64_t keep_session_id, Done<int64_t> done);
+
+  // Deletes expired sessions (idle or absolute); answers how many. Run periodically.
+  void PurgeExpired(Done<int64_t> done);
+
+  // A member's live sessions, newest first (for "where you are signed in").
+  Result<std::vector<Session>> ListForMember(int64_t member_id);
+
+  // Constant-time comparison of a submitted CSRF token with the session's.
+  static bool CheckCsrf(const Session& session, std::string_view submitted);
+
+  const Options& options() const { return options_; }
+
+ private:
+  bool Expired(const Session& s, int64_t now) const;
+  storage::Store& store_;
+  const Clock& clock_;
+  Options options_;
+};
+
+}  // namespace kith::identity
