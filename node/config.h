@@ -1,0 +1,93 @@
+// Config: kithd's configuration — one TOML file plus KITH_<SECTION>_<KEY> environment
+// overrides (for example KITH_HTTP_PORT=0 or KITH_NODE_BASE_URL=https://x.example).
+//
+// Every key has a default, a type and a range. Unknown keys and sections are errors, so a
+// typo is never silently ignored. Errors name the source, the key and what is wrong:
+//   kith.toml: http.port: must be 0..65535, got 70000
+//   KITH_HTTP_PORT: http.port: must be an integer, got "abc"
+//
+// To add a key: add a member to the section struct below (with its default), then one line to
+// the field table in config.cc (the TOML name, the environment name follows from it).
+//
+// Thread-safety: Config is a plain value; the functions are pure apart from reading the file
+// and checking that TLS files are readable.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "storage/result.h"
+
+namespace kith::node {
+
+struct NodeSection {
+  std::string name;
+  std::string organisation;
+  std::string base_url = "http://127.0.0.1:8401";  // normalised: no trailing slash
+  std::filesystem::path data_dir;                  // absolute; default: the config's folder
+};
+
+struct HttpSection {
+  std::string listen_address = "127.0.0.1";
+  uint16_t port = 8401;                   // 0 = any free port
+  int io_threads = 1;                     // 0 = one per core
+  std::filesystem::path tls_certificate;  // both set -> HTTPS
+  std::filesystem::path tls_private_key;
+
+  bool tls() const { return !tls_certificate.empty(); }
+};
+
+struct LimitsSection {
+  uint64_t max_body_bytes = 1048576;
+  uint32_t max_header_bytes = 16384;
+  uint32_t max_connections = 10000;
+  int read_timeout_seconds = 30;  // whole request (headers + body)
+  int idle_timeout_seconds = 60;  // keep-alive connection without a request
+  int write_timeout_seconds = 30;
+  int shutdown_grace_seconds = 20;
+};
+
+struct LogSection {
+  std::string level = "info";  // trace|debug|info|warn|error
+  bool access_log = true;
+};
+
+struct FederationSection {
+  bool allow_private_addresses = false;
+};
+
+struct Config {
+  std::filesystem::path file;  // the file it was read from (as given)
+  NodeSection node;
+  HttpSection http;
+  LimitsSection limits;
+  LogSection log;
+  FederationSection federation;
+};
+
+// Looks up an environment variable; returns nullopt when unset. Injected so tests need not
+// touch the process environment.
+using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+
+// The process environment (getenv).
+EnvLookup ProcessEnvironment();
+
+// Parses `toml_text` (named `source_name` in errors), then applies environment overrides from
+// `env`, then validates. Relative paths (data_dir, TLS files) are resolved against
+// `config_dir`, which is also the default data_dir. kInvalidArgument with a message naming the
+// source, the key and the problem.
+Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_name,
+                           const std::filesystem::path& config_dir, const EnvLookup& env);
+
+// Reads and parses the file at `path` (see ParseConfig). An unreadable file is an error that
+// names it.
+Result<Config> LoadConfig(const std::filesystem::path& path, const EnvLookup& env);
+
+// The environment variable that overrides `section.key`, e.g. KITH_HTTP_PORT.
+std::string EnvNameFor(std::string_view section, std::string_view key);
+
+}  // namespace kith::node

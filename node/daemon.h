@@ -1,0 +1,90 @@
+// Daemon: kithd's wiring, as a class so that tests can run a node in-process.
+//
+// Start: takes the data directory lock, opens the Store (DATA_DIR/kith.db), loads the node's
+// keys, starts the HTTP server and the admin socket (DATA_DIR/admin.sock) on one io_context
+// with config.http.io_threads threads, and writes the listening address to DATA_DIR/kithd.addr
+// (e.g. "127.0.0.1:43123"; temp file + rename, so a reader never sees half of it).
+// Wait: blocks until SIGTERM/SIGINT (when handle_signals) or RequestStop(), then stops
+// gracefully: no new connections, idle keep-alive connections closed at once, requests in
+// flight get limits.shutdown_grace_seconds to finish, the Store is closed (the writer
+// drained), kithd.addr is removed.
+//
+// Thread-safety: RequestStop is thread-safe; Start/Wait are called by one owner thread.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "admin/admin_api.h"
+#include "identity/node_keys.h"
+#include "node/admin_socket.h"
+#include "node/config.h"
+#include "node/http_server.h"
+#include "node/metrics.h"
+#include "node/router.h"
+#include "storage/data_dir_lock.h"
+#include "storage/result.h"
+#include "storage/store.h"
+
+namespace kith::node {
+
+class Daemon {
+ public:
+  struct Options {
+    bool handle_signals = true;  // install SIGTERM/SIGINT handlers
+    bool test_routes = false;    // GET /_test/sleep (KITH_TEST_ROUTES=1)
+  };
+
+  // Starts everything (see above). Errors: kConflict when another kithd holds the data
+  // directory; others name the file or address that failed. Nothing is left running on error.
+  static Result<std::unique_ptr<Daemon>> Start(Config config, Options options);
+
+  ~Daemon();  // RequestStop() + Wait() if still running
+
+  // Blocks until a stop is requested, then shuts down gracefully (see above). Idempotent.
+  void Wait();
+
+  // Asks Wait() to return after a graceful stop. Thread-safe; may be called from any thread.
+  void RequestStop();
+
+  // The HTTP listening address ("127.0.0.1:43123") and port.
+  std::string http_address() const { return http_->local_address(); }
+  uint16_t http_port() const { return http_->port(); }
+
+  const Config& config() const { return config_; }
+  Router& router() { return router_; }  // for routes added by later modules before serving
+  Metrics& metrics() { return metrics_; }
+
+ private:
+  Daemon() = default;
+  void Stop();
+
+  Config config_;
+  std::unique_ptr<storage::DataDirLock> lock_;
+  std::unique_ptr<storage::Store> store_;
+  std::shared_ptr<const identity::NodeKeyring> keys_;
+  Metrics metrics_;
+  Router router_;
+  std::unique_ptr<admin::AdminApi> admin_api_;
+  boost::asio::io_context ioc_;
+  std::unique_ptr<boost::asio::thread_pool> blocking_pool_;
+  std::unique_ptr<boost::asio::signal_set> signals_;
+  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<AdminSocket> admin_socket_;
+  std::vector<std::thread> threads_;
+  std::chrono::steady_clock::time_point started_at_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_requested_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace kith::node

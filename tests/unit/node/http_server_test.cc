@@ -1,0 +1,417 @@
+#include "node/http_server.h"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <thread>
+
+namespace kith::node {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+// A blocking client socket with a receive timeout, so no test can hang.
+struct Client {
+  asio::io_context ioc;
+  tcp::socket socket{ioc};
+  beast::flat_buffer buffer;
+
+  explicit Client(uint16_t port) {
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    timeval tv{5, 0};
+    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  }
+
+  void Send(std::string_view raw) { asio::write(socket, asio::buffer(raw)); }
+
+  // Reads one response; status 0 on error.
+  http::response<http::string_body> Read() {
+    http::response<http::string_body> res;
+    beast::error_code ec;
+    http::read(socket, buffer, res, ec);
+    if (ec) res.result(0);
+    return res;
+  }
+
+  http::response<http::string_body> Get(std::string_view target, bool keep_alive = true) {
+    std::string raw = "GET " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n";
+    if (!keep_alive) raw += "Connection: close\r\n";
+    raw += "\r\n";
+    Send(raw);
+    return Read();
+  }
+
+  // Whether the server closed the connection (EOF or reset) within `wait`.
+  bool ClosedWithin(std::chrono::milliseconds wait) {
+    auto deadline = std::chrono::steady_clock::now() + wait;
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{socket.native_handle(), POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+      char c[4096];
+      ssize_t n = ::recv(socket.native_handle(), c, sizeof c, 0);
+      if (n <= 0) return true;  // EOF or reset; otherwise drain and keep waiting
+    }
+  }
+};
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    router_.AddOrDie(http::verb::get, "/healthz", [](RequestContext&) -> asio::awaitable<Response> {
+      co_return TextResponse(http::status::ok, "ok");
+    });
+    router_.AddOrDie(http::verb::post, "/echo",
+                     [](RequestContext& ctx) -> asio::awaitable<Response> {
+                       co_return TextResponse(http::status::ok, ctx.request.body());
+                     });
+    router_.AddOrDie(
+        http::verb::post, "/big",
+        [](RequestContext& ctx) -> asio::awaitable<Response> {
+          co_return TextResponse(http::status::ok, std::to_string(ctx.request.body().size()));
+        },
+        RouteOptions{.max_body_bytes = 8192});
+    router_.AddOrDie(http::verb::get, "/items/{id}",
+                     [](RequestContext& ctx) -> asio::awaitable<Response> {
+                       co_return TextResponse(http::status::ok, std::string(ctx.Param("id")));
+                     });
+    router_.AddOrDie(http::verb::get, "/throw", [](RequestContext&) -> asio::awaitable<Response> {
+      throw std::runtime_error("boom");
+      co_return TextResponse(http::status::ok, "never");
+    });
+    router_.AddOrDie(
+        http::verb::get, "/sleep", [](RequestContext& ctx) -> asio::awaitable<Response> {
+          asio::steady_timer timer(co_await asio::this_coro::executor);
+          timer.expires_after(
+              std::chrono::milliseconds(std::stoi(ctx.QueryParam("ms").value_or("0"))));
+          co_await timer.async_wait(asio::use_awaitable);
+          co_return TextResponse(http::status::ok, "slept");
+        });
+  }
+
+  void Start(HttpServerOptions options = {}) {
+    options.listen_address = "127.0.0.1";
+    options.port = 0;
+    if (options.max_body_bytes == 1048576) options.max_body_bytes = 1024;
+    options.max_header_bytes = 2048;
+    options.read_timeout = 500ms;
+    options.idle_timeout = 3s;
+    options.write_timeout = 2s;
+    options.access_log = false;
+    auto server = HttpServer::Start(ioc_, options, router_, &metrics_);
+    ASSERT_TRUE(server.ok()) << server.error().message;
+    server_ = std::move(server.value());
+    thread_ = std::thread([this] { ioc_.run(); });
+  }
+
+  void TearDown() override {
+    if (server_) server_->Shutdown(1s);
+    work_.reset();
+    ioc_.stop();
+    if (thread_.joinable()) thread_.join();
+    server_.reset();
+  }
+
+  uint16_t port() const { return server_->port(); }
+
+  asio::io_context ioc_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{
+      asio::make_work_guard(ioc_)};
+  Router router_;
+  Metrics metrics_;
+  std::unique_ptr<HttpServer> server_;
+  std::thread thread_;
+};
+
+TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  Start();
+  Client c(port());
+  for (int i = 0; i < 3; ++i) {
+    auto res = c.Get("/healthz");
+    ASSERT_EQ(res.result_int(), 200u);
+    EXPECT_EQ(res.body(), "ok");
+    EXPECT_TRUE(res.keep_alive());
+    EXPECT_EQ(res["X-Request-Id"].size(), 16u);
+  }
+  // Pipelined: two requests in one write, answered in order.
+  c.Send("GET /items/1 HTTP/1.1\r\nHost: t\r\n\r\nGET /items/a%2Fb HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_EQ(c.Read().body(), "1");
+  EXPECT_EQ(c.Read().body(), "a/b");
+  EXPECT_EQ(server_->open_connections(), 1);
+}
+
+TEST_F(HttpServerTest, ConnectionCloseIsHonoured) {
+  Start();
+  Client c(port());
+  auto res = c.Get("/healthz", /*keep_alive=*/false);
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_FALSE(res.keep_alive());
+  EXPECT_TRUE(c.ClosedWithin(2s));
+}
+
+TEST_F(HttpServerTest, NotFoundAndMethodNotAllowed) {
+  Start();
+  Client c(port());
+  auto res = c.Get("/nope");
+  EXPECT_EQ(res.result_int(), 404u);
+  EXPECT_EQ(res[http::field::content_type], "application/json");
+  EXPECT_NE(res.body().find("\"error\":\"not_found\""), std::string::npos);
+  res = c.Get("/echo");
+  EXPECT_EQ(res.result_int(), 405u);
+  EXPECT_EQ(res[http::field::allow], "POST");
+  res = c.Get("/items/%zz");
+  EXPECT_EQ(res.result_int(), 400u);
+  // Still usable afterwards.
+  EXPECT_EQ(c.Get("/healthz").result_int(), 200u);
+}
+
+TEST_F(HttpServerTest, BodiesWithinAndOverTheLimit) {
+  Start();
+  {
+    Client c(port());
+    c.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello");
+    auto res = c.Read();
+    EXPECT_EQ(res.result_int(), 200u);
+    EXPECT_EQ(res.body(), "hello");
+  }
+  {
+    Client c(port());
+    std::string body(2000, 'x');
+    c.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2000\r\n\r\n" + body);
+    auto res = c.Read();
+    EXPECT_EQ(res.result_int(), 413u);
+    EXPECT_NE(res.body().find("body_too_large"), std::string::npos);
+    EXPECT_FALSE(res.keep_alive());
+    EXPECT_TRUE(c.ClosedWithin(2s));
+  }
+  {
+    // Chunked bodies have no Content-Length: the limit applies while reading.
+    Client c(port());
+    std::string chunk(1500, 'y');
+    c.Send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5dc\r\n" + chunk +
+           "\r\n0\r\n\r\n");
+    EXPECT_EQ(c.Read().result_int(), 413u);
+  }
+  {
+    // A route with its own, larger limit.
+    Client c(port());
+    std::string body(5000, 'z');
+    c.Send("POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n" + body);
+    auto res = c.Read();
+    EXPECT_EQ(res.result_int(), 200u);
+    EXPECT_EQ(res.body(), "5000");
+  }
+}
+
+TEST_F(HttpServerTest, MalformedRequestGets400AndClose) {
+  Start();
+  Client c(port());
+  c.Send("THIS IS NOT HTTP\r\n\r\n");
+  auto res = c.Read();
+  EXPECT_EQ(res.result_int(), 400u);
+  EXPECT_NE(res.body().find("\"error\":\"bad_request\""), std::string::npos);
+  EXPECT_TRUE(c.ClosedWithin(2s));
+
+  Client c2(port());
+  c2.Send("GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n");
+  EXPECT_EQ(c2.Read().result_int(), 400u);
+  EXPECT_TRUE(c2.ClosedWithin(2s));
+}
+
+TEST_F(HttpServerTest, HeaderTooLargeGets431) {
+  Start();
+  Client c(port());
+  c.Send("GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(4000, 'a') + "\r\n\r\n");
+  auto res = c.Read();
+  EXPECT_EQ(res.result_int(), 431u);
+  EXPECT_NE(res.body().find("header_too_large"), std::string::npos);
+  EXPECT_TRUE(c.ClosedWithin(2s));
+}
+
+TEST_F(HttpServerTest, SlowlorisIsDisconnectedAtTheReadDeadline) {
+  Start();  // read_timeout 500 ms
+  Client c(port());
+  std::string header = "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: " + std::string(100, 'a');
+  auto start = std::chrono::steady_clock::now();
+  bool closed = false;
+  // The client trickles one byte every 100 ms: each byte is "progress", yet the whole request
+  // must arrive within the read timeout.
+  for (char ch : header) {
+    if (::send(c.socket.native_handle(), &ch, 1, MSG_NOSIGNAL) != 1) {
+      closed = true;
+      break;
+    }
+    if (c.ClosedWithin(100ms)) {
+      closed = true;
+      break;
+    }
+  }
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(closed);
+  EXPECT_LT(elapsed, 2s);
+  EXPECT_GE(elapsed, 400ms);
+}
+
+TEST_F(HttpServerTest, IdleKeepAliveConnectionIsClosedAfterIdleTimeout) {
+  HttpServerOptions o;
+  Start(o);
+  Client c(port());
+  EXPECT_EQ(c.Get("/healthz").result_int(), 200u);
+  // idle_timeout is 3 s in these tests: still open at 1 s, closed by 5 s.
+  EXPECT_FALSE(c.ClosedWithin(1s));
+  EXPECT_TRUE(c.ClosedWithin(4s));
+}
+
+TEST_F(HttpServerTest, HandlerExceptionIs500AndConnectionSurvives) {
+  Start();
+  Client c(port());
+  auto res = c.Get("/throw");
+  EXPECT_EQ(res.result_int(), 500u);
+  EXPECT_NE(res.body().find(std::string(res["X-Request-Id"])), std::string::npos);
+  EXPECT_EQ(c.Get("/healthz").result_int(), 200u);
+}
+
+TEST_F(HttpServerTest, HeadUsesGetWithoutBody) {
+  Start();
+  Client c(port());
+  c.Send("HEAD /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+  http::response_parser<http::string_body> p;
+  p.skip(true);  // a response to HEAD has no body
+  beast::error_code ec;
+  http::read(c.socket, c.buffer, p, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(p.get().result_int(), 200u);
+  EXPECT_EQ(p.get()[http::field::content_length], "2");
+  EXPECT_EQ(c.Get("/healthz").body(), "ok");
+}
+
+TEST_F(HttpServerTest, MetricsCountByRoutePattern) {
+  Start();
+  Client c(port());
+  c.Get("/items/7");
+  c.Get("/items/8");
+  c.Get("/missing");
+  std::string text = metrics_.Render();
+  EXPECT_NE(
+      text.find(R"(kith_http_requests_total{route="/items/{id}",method="GET",status="200"} 2)"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"(kith_http_requests_total{route="unmatched",method="GET",status="404"} 1)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find(R"(kith_http_request_duration_seconds_count{route="/items/{id}",method="GET"} 2)"),
+      std::string::npos);
+  EXPECT_NE(text.find("kith_http_open_connections 1"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, ConnectionCapClosesExtraConnections) {
+  HttpServerOptions o;
+  o.max_connections = 1;
+  Start(o);
+  Client a(port());
+  EXPECT_EQ(a.Get("/healthz").result_int(), 200u);
+  Client b(port());
+  EXPECT_TRUE(b.ClosedWithin(2s));
+  EXPECT_EQ(metrics_.connections_rejected.load(), 1u);
+  EXPECT_EQ(a.Get("/healthz").result_int(), 200u);
+}
+
+TEST_F(HttpServerTest, ShutdownLetsInFlightRequestFinishAndClosesIdleAtOnce) {
+  Start();
+  Client idle(port());
+  EXPECT_EQ(idle.Get("/healthz").result_int(), 200u);
+  Client busy(port());
+  busy.Send("GET /sleep?ms=400 HTTP/1.1\r\nHost: t\r\n\r\n");
+  // Wait until the sleeping request is in flight (two connections open, the second not idle).
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (server_->open_connections() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  auto start = std::chrono::steady_clock::now();
+  auto done = std::async(std::launch::async, [this] { return server_->Shutdown(5s); });
+  EXPECT_TRUE(idle.ClosedWithin(1s));
+  auto res = busy.Read();
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(res.body(), "slept");
+  EXPECT_FALSE(res.keep_alive());
+  EXPECT_EQ(done.get(), 0u);  // nothing forced
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
+  // No longer accepting.
+  beast::error_code ec;
+  asio::io_context io;
+  tcp::socket s(io);
+  s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port()), ec);
+  EXPECT_TRUE(ec);
+}
+
+TEST(HttpServerUnixTest, UnixSocketWithFallbackAndMode0600) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("kith-unix-test-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  fs::path sock = dir / "admin.sock";
+  { std::ofstream(dir / "placeholder"); }
+  asio::io_context ioc;
+  auto work = asio::make_work_guard(ioc);
+  Router router;
+  router.SetFallback([](RequestContext& ctx) -> asio::awaitable<Response> {
+    co_return JsonResponse(http::status::ok, "{\"path\":\"" + std::string(ctx.path) +
+                                                 "\",\"remote\":\"" + ctx.remote_address + "\"}");
+  });
+  HttpServerOptions o;
+  o.unix_socket_path = sock;
+  o.access_log = false;
+  // A stale socket file from a crashed process is replaced.
+  {
+    asio::local::stream_protocol::acceptor stale(
+        ioc, asio::local::stream_protocol::endpoint(sock.string()));
+  }
+  ASSERT_TRUE(fs::exists(sock));
+  auto server = HttpServer::Start(ioc, o, router, nullptr);
+  ASSERT_TRUE(server.ok()) << server.error().message;
+  std::thread t([&] { ioc.run(); });
+  struct stat st {};
+  ASSERT_EQ(::stat(sock.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  asio::io_context cio;
+  asio::local::stream_protocol::socket s(cio);
+  s.connect(asio::local::stream_protocol::endpoint(sock.string()));
+  std::string req = "GET /v1/status HTTP/1.1\r\nHost: kithd\r\n\r\n";
+  asio::write(s, asio::buffer(req));
+  beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  http::read(s, buf, res);
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(res.body(), R"({"path":"/v1/status","remote":"unix"})");
+
+  server.value()->Shutdown(1s);
+  EXPECT_FALSE(fs::exists(sock));
+  work.reset();
+  ioc.stop();
+  t.join();
+  // A regular file at the socket path is not deleted.
+  { std::ofstream(sock.string()) << "x"; }
+  auto refused = HttpServer::Start(ioc, o, router, nullptr);
+  EXPECT_FALSE(refused.ok());
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace kith::node
