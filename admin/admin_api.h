@@ -45,17 +45,21 @@ struct NodeContext {
 struct AdminResponse {
   int status = 200;
   nlohmann::json body;
+  std::string allow;  // for 405: the methods the path allows ("GET, POST"); send as Allow
 };
 
 class AdminApi {
  public:
   explicit AdminApi(NodeContext context);
 
-  // Handles one request. `body` is the raw request body (JSON or empty).
+  // Handles one request. `body` is the raw request body (JSON or empty). `path` may carry a
+  // query string. Never throws; unknown paths are 404, wrong methods 405 (with `allow` set).
   AdminResponse Handle(std::string_view method, std::string_view path, std::string_view body);
 
  private:
-  NodeContext context_;
+  // The context and the route table, shared by copies of this AdminApi (routes point into it).
+  struct State;
+  std::shared_ptr<State> state_;
 };
 
 }  // namespace kith::admin

@@ -1,1 +1,0 @@
-// admin: placeholder TU.
