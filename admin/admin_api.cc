@@ -3,6 +3,7 @@
 #include <system_error>
 
 #include "admin/admin_router.h"
+#include "admin/peer_ops.h"
 
 #ifndef KITH_VERSION
 #define KITH_VERSION "unknown"
@@ -80,6 +81,7 @@ AdminApi::AdminApi(NodeContext context) : state_(std::make_shared<State>()) {
   state_->router.Add("GET", "/v1/status", [ctx](const AdminRequest&) { return GetStatus(*ctx); });
   state_->router.Add("POST", "/v1/backup",
                      [ctx](const AdminRequest& request) { return RunBackup(*ctx, request); });
+  AddPeerRoutes(state_->router, ctx->peering, ctx->peers);
 }
 
 AdminResponse AdminApi::Handle(std::string_view method, std::string_view path,

@@ -27,6 +27,11 @@
 #include "storage/clock.h"
 #include "storage/store.h"
 
+namespace kith::federation {
+class PeeringService;
+class PeerStore;
+}  // namespace kith::federation
+
 namespace kith::admin {
 
 // What the daemon lends to the admin API. Everything outlives the AdminApi.
@@ -40,6 +45,9 @@ struct NodeContext {
   std::chrono::steady_clock::time_point started_at;
   // Live figures of the HTTP server (open connections, requests served, ...), as JSON.
   std::function<nlohmann::json()> server_stats;
+  // Peering (admin/peer_ops.h: /v1/peers..., /v1/audit); null when federation is not running.
+  federation::PeeringService* peering = nullptr;
+  federation::PeerStore* peers = nullptr;
 };
 
 struct AdminResponse {

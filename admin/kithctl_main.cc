@@ -15,6 +15,7 @@
 
 #include "admin/admin_client.h"
 #include "admin/node_init.h"
+#include "admin/peer_commands.h"
 #include "storage/clock.h"
 
 namespace {
@@ -202,6 +203,8 @@ int main(int argc, char** argv) {
     cmd->add_flag("--json", json, "Print the result as JSON");
   }
 
+  auto peer_commands = kith::admin::AddPeerCommands(app, data_dir);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -223,6 +226,7 @@ int main(int argc, char** argv) {
     }
     if (status_cmd->parsed()) return RunStatus(data_dir, json);
     if (backup_cmd->parsed()) return RunBackup(data_dir, backup_path, json);
+    if (auto code = kith::admin::RunPeerCommands(*peer_commands)) return *code;
   } catch (const std::exception& e) {
     std::cerr << "kithctl: unexpected error: " << e.what() << "\n";
     return kExitFailed;

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "node/endpoints.h"
+#include "node/federation_routes.h"
 
 namespace kith::node {
 namespace {
@@ -108,6 +109,27 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
   endpoints.test_routes = options.test_routes;
   AddCoreRoutes(d->router_, endpoints);
 
+  {  // Peering: signed federation endpoints and the admin operations on peers.
+    federation::HttpClientOptions client_options;
+    client_options.allow_private_addresses = c.federation.allow_private_addresses;
+    auto client = federation::HttpClient::Create(d->ioc_.get_executor(), client_options);
+    if (!client.ok()) return std::move(client).error();
+    d->http_client_ = std::move(client.value());
+    d->replay_cache_ = std::make_unique<federation::ReplayCache>();
+    d->peer_store_ = std::make_unique<federation::PeerStore>(*d->store_, SystemClock::Instance());
+    federation::PeeringContext peering;
+    peering.base_url = c.node.base_url;
+    peering.keys = [keys = d->keys_] { return keys; };
+    peering.self_document = [raw = d.get()] {
+      return NodeDocument(raw->config_, *raw->keys_, SystemClock::Instance().UnixSeconds());
+    };
+    peering.executor = d->ioc_.get_executor();
+    d->peering_ = std::make_unique<federation::PeeringService>(
+        std::move(peering), *d->peer_store_, *d->http_client_, *d->replay_cache_,
+        SystemClock::Instance());
+    AddFederationRoutes(d->router_, *d->peering_, *d->blocking_pool_, c.node.base_url);
+  }
+
   storage::Store* store_ptr = d->store_.get();
   d->metrics_.AddCollector([store_ptr](std::string& out) { WriterCollector(store_ptr, out); });
   const auto start_unix = std::chrono::duration_cast<std::chrono::seconds>(
@@ -131,6 +153,8 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
   context.base_url = c.node.base_url;
   context.started_at = d->started_at_;
   Daemon* raw = d.get();
+  context.peering = d->peering_.get();
+  context.peers = d->peer_store_.get();
   context.server_stats = [raw]() -> nlohmann::json {
     return nlohmann::json{
         {"http_address", raw->http_ ? raw->http_->local_address() : ""},

@@ -23,6 +23,10 @@
 #include <vector>
 
 #include "admin/admin_api.h"
+#include "federation/http_client.h"
+#include "federation/peer_store.h"
+#include "federation/peering_service.h"
+#include "federation/replay_cache.h"
 #include "identity/node_keys.h"
 #include "node/admin_socket.h"
 #include "node/config.h"
@@ -75,6 +79,11 @@ class Daemon {
   std::unique_ptr<admin::AdminApi> admin_api_;
   boost::asio::io_context ioc_;
   std::unique_ptr<boost::asio::thread_pool> blocking_pool_;
+  // Peering (after ioc_: the client's pooled sockets must close before the io_context goes).
+  std::unique_ptr<federation::ReplayCache> replay_cache_;
+  std::unique_ptr<federation::PeerStore> peer_store_;
+  std::unique_ptr<federation::HttpClient> http_client_;
+  std::unique_ptr<federation::PeeringService> peering_;
   std::unique_ptr<boost::asio::signal_set> signals_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<AdminSocket> admin_socket_;

@@ -26,6 +26,7 @@ std::string Base64Url(const uint8_t* data, size_t size) {
 std::string NodeDocument(const Config& config, const identity::NodeKeyring& keys,
                          int64_t now_unix) {
   nlohmann::json doc;
+  doc["version"] = 1;  // the node-document format version (federation/node_document.h)
   doc["id"] = config.node.base_url;
   doc["name"] = config.node.name;
   doc["organisation"] = config.node.organisation;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "federation/node_document.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -85,6 +86,10 @@ TEST_F(KithdTest, NodeDocumentPublishesTheKeyMadeAtInit) {
   EXPECT_NE(res->Header("content-type").find("application/json"), std::string::npos);
   auto doc = nlohmann::json::parse(res->body, nullptr, false);
   ASSERT_TRUE(doc.is_object()) << res->body;
+  // Peers read it with the federation parser: what we serve must be what they accept.
+  auto parsed = kith::federation::ParseNodeDocument(res->body);
+  EXPECT_TRUE(parsed.ok()) << parsed.error().message;
+  EXPECT_EQ(doc["version"], 1);
   EXPECT_EQ(doc["name"], "Improvement Service");
   EXPECT_EQ(doc["organisation"], "Improvement Service");
   EXPECT_TRUE(doc["id"].is_string());

@@ -1,0 +1,58 @@
+#include "node/federation_routes.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <string>
+#include <utility>
+
+namespace kith::node {
+
+namespace asio = boost::asio;
+
+void AddFederationRoutes(Router& router, federation::PeeringService& service,
+                         asio::thread_pool& blocking_pool, std::string base_url) {
+  Handler handler = [&service, &blocking_pool,
+                     base_url](RequestContext& ctx) -> asio::awaitable<Response> {
+    federation::InboundRequest inbound;
+    inbound.message.method = std::string(ctx.request.method_string());
+    inbound.message.target_uri = base_url + std::string(ctx.request.target());
+    inbound.message.AppendFields(ctx.request.base());
+    inbound.body = ctx.request.body();
+    inbound.remote_address = ctx.remote_address;
+
+    // Verification and the database work block: run them off the I/O threads.
+    auto answer = co_await asio::co_spawn(
+        blocking_pool,
+        [&service, &inbound]() -> asio::awaitable<federation::InboundResponse> {
+          co_return service.HandleInbound(inbound);
+        },
+        asio::use_awaitable);
+
+    federation::HttpMessage signed_response;
+    signed_response.status = answer.status;
+    signed_response.headers.emplace_back("Content-Type", "application/json");
+    Status signed_ok = service.SignResponse(signed_response, inbound.message, answer.body);
+    Response res{static_cast<http::status>(answer.status), ctx.request.version()};
+    if (!signed_ok.ok()) {
+      spdlog::error("cannot sign a federation response: {}", signed_ok.error().message);
+      co_return ErrorResponse(signed_ok.error(), ctx.request.version());
+    }
+    for (const auto& [name, value] : signed_response.headers) res.set(name, value);
+    res.body() = std::move(answer.body);
+    res.prepare_payload();
+    co_return res;
+  };
+  RouteOptions options;
+  options.max_body_bytes = federation::kMaxFederationBody;
+  router.AddOrDie(http::verb::post, federation::kPeeringRequestPath, handler, options);
+  for (const char* action : {"accept", "reject", "suspend", "resume", "revoke"}) {
+    router.AddOrDie(http::verb::post, std::string(federation::kPeeringPathPrefix) + action, handler,
+                    options);
+  }
+  router.AddOrDie(http::verb::post, federation::kKeysRotatedPath, handler, options);
+  router.AddOrDie(http::verb::get, federation::kPingPath, handler, options);
+}
+
+}  // namespace kith::node
