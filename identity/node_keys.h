@@ -30,9 +30,9 @@ struct NodeKey {
   std::string kid;
   std::string algorithm = "ed25519";
   Ed25519PublicKey public_key{};
-  int64_t created_at = 0;              // unix seconds
-  std::optional<int64_t> not_after;    // set once the key has been superseded
-  std::string status = "current";      // current | retiring | retired
+  int64_t created_at = 0;            // unix seconds
+  std::optional<int64_t> not_after;  // set once the key has been superseded
+  std::string status = "current";    // current | retiring | retired
 };
 
 // RFC 7638 thumbprint of an Ed25519 public key: base64url(SHA-256({"crv","kty","x"})).
@@ -45,8 +45,8 @@ class NodeKeyring {
  public:
   // Creates DATA_DIR/keys and the node's first key (file and database row) on `db`.
   // kConflict if the node already has a key.
-  static Result<NodeKey> CreateInitial(const std::filesystem::path& data_dir,
-                                       storage::Database& db, const Clock& clock);
+  static Result<NodeKey> CreateInitial(const std::filesystem::path& data_dir, storage::Database& db,
+                                       const Clock& clock);
 
   // Loads every published key from `db` and the current key's secret from its file.
   // Errors name the missing or unreadable file, or a wrong file mode (must be 0600).

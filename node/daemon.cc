@@ -124,9 +124,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
       return NodeDocument(raw->config_, *raw->keys_, SystemClock::Instance().UnixSeconds());
     };
     peering.executor = d->ioc_.get_executor();
-    d->peering_ = std::make_unique<federation::PeeringService>(
-        std::move(peering), *d->peer_store_, *d->http_client_, *d->replay_cache_,
-        SystemClock::Instance());
+    d->peering_ = std::make_unique<federation::PeeringService>(std::move(peering), *d->peer_store_,
+                                                               *d->http_client_, *d->replay_cache_,
+                                                               SystemClock::Instance());
     AddFederationRoutes(d->router_, *d->peering_, *d->blocking_pool_, c.node.base_url);
   }
 
