@@ -4,12 +4,15 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -359,6 +362,54 @@ TEST_F(HttpServerTest, ShutdownLetsInFlightRequestFinishAndClosesIdleAtOnce) {
   tcp::socket s(io);
   s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port()), ec);
   EXPECT_TRUE(ec);
+}
+
+// TLS from config: a self-signed certificate for 127.0.0.1, made with the openssl tool.
+TEST_F(HttpServerTest, ServesHttpsWithTheConfiguredCertificate) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("kith-tls-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()));
+  std::filesystem::create_directories(dir);
+  auto cert = dir / "cert.pem";
+  auto key = dir / "key.pem";
+  std::string cmd =
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+      "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -days 1 -keyout '" +
+      key.string() + "' -out '" + cert.string() + "' >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl could not make a test certificate";
+
+  HttpServerOptions o;
+  o.tls_certificate = cert;
+  o.tls_private_key = key;
+  Start(o);
+  ASSERT_TRUE(server_->tls());
+
+  asio::io_context ioc;
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.load_verify_file(cert.string());
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
+  stream.set_verify_callback(asio::ssl::host_name_verification("127.0.0.1"));
+  beast::get_lowest_layer(stream).expires_after(5s);
+  beast::get_lowest_layer(stream).connect(
+      tcp::endpoint(asio::ip::make_address("127.0.0.1"), port()));
+  stream.handshake(asio::ssl::stream_base::client);
+  beast::flat_buffer buffer;
+  for (int i = 0; i < 2; ++i) {  // keep-alive over TLS
+    http::request<http::empty_body> req(http::verb::get, "/healthz", 11);
+    req.set(http::field::host, "127.0.0.1");
+    http::write(stream, req);
+    http::response<http::string_body> res;
+    http::read(stream, buffer, res);
+    EXPECT_EQ(res.result_int(), 200);
+    EXPECT_EQ(res.body(), "ok");
+  }
+
+  // A plain-HTTP request to the TLS port is not answered as HTTP: the handshake fails and the
+  // connection is closed.
+  Client plain(port());
+  plain.Send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_TRUE(plain.ClosedWithin(3s));
+  std::filesystem::remove_all(dir);
 }
 
 TEST(HttpServerUnixTest, UnixSocketWithFallbackAndMode0600) {
