@@ -17,11 +17,7 @@ constexpr std::string_view kColumns =
     "id, handle, sub, display_name, email, organisation, job_title, bio, visibility, status, "
     "password_hash IS NOT NULL AND password_hash <> '', created_at, updated_at";
 
-// Resets a cached statement when the scope ends, so that a reader does not keep its snapshot.
-struct ResetOnExit {
-  Statement* stmt;
-  ~ResetOnExit() { stmt->Reset(); }
-};
+using storage::StatementReset;
 
 Member ReadMember(const Statement& s) {
   Member m;
@@ -52,7 +48,7 @@ Result<Member> SelectOne(Database& db, std::string_view where, const Param& para
       "SELECT " + std::string(kColumns) + " FROM members WHERE " + std::string(where);
   auto stmt = db.Cached(sql);
   if (!stmt.ok()) return stmt.error();
-  ResetOnExit reset{*stmt};
+  StatementReset reset{*stmt};
   (*stmt)->Bind(1, param);
   auto row = (*stmt)->Step();
   if (!row.ok()) return row.error();
@@ -63,7 +59,7 @@ Result<Member> SelectOne(Database& db, std::string_view where, const Param& para
 Result<bool> Exists(Database& db, std::string_view sql, std::string_view value, int64_t except_id) {
   auto stmt = db.Cached(sql);
   if (!stmt.ok()) return stmt.error();
-  ResetOnExit reset{*stmt};
+  StatementReset reset{*stmt};
   (*stmt)->Bind(1, value).Bind(2, except_id);
   auto row = (*stmt)->Step();
   if (!row.ok()) return row.error();
@@ -81,7 +77,7 @@ Result<std::string> FreshSub(Database& db) {
     auto stmt = db.Cached(
         "SELECT 1 FROM members WHERE sub = ?1 UNION ALL SELECT 1 FROM retired_subs WHERE sub = ?1");
     if (!stmt.ok()) return stmt.error();
-    ResetOnExit reset{*stmt};
+    StatementReset reset{*stmt};
     (*stmt)->Bind(1, std::string_view(sub));
     auto row = (*stmt)->Step();
     if (!row.ok()) return row.error();
@@ -354,7 +350,7 @@ Result<std::string> MemberStore::PasswordHash(int64_t id) {
   return store_.Read([&](Database& db) -> Result<std::string> {
     auto stmt = db.Cached("SELECT coalesce(password_hash, '') FROM members WHERE id = ?1");
     if (!stmt.ok()) return stmt.error();
-    ResetOnExit reset{*stmt};
+    StatementReset reset{*stmt};
     (*stmt)->Bind(1, id);
     auto row = (*stmt)->Step();
     if (!row.ok()) return row.error();
@@ -370,7 +366,7 @@ Result<MemberPage> MemberStore::List(int64_t after_id, size_t limit) {
     auto stmt = db.Cached("SELECT " + std::string(kColumns) +
                           " FROM members WHERE id > ?1 ORDER BY id LIMIT ?2");
     if (!stmt.ok()) return stmt.error();
-    ResetOnExit reset{*stmt};
+    StatementReset reset{*stmt};
     (*stmt)->Bind(1, after_id).Bind(2, static_cast<int64_t>(limit) + 1);
     MemberPage page;
     for (;;) {
@@ -391,7 +387,7 @@ Result<int64_t> MemberStore::Count() {
   return store_.Read([&](Database& db) -> Result<int64_t> {
     auto stmt = db.Cached("SELECT count(*) FROM members");
     if (!stmt.ok()) return stmt.error();
-    ResetOnExit reset{*stmt};
+    StatementReset reset{*stmt};
     auto row = (*stmt)->Step();
     if (!row.ok()) return row.error();
     return (*stmt)->ColumnInt(0);

@@ -14,10 +14,7 @@ namespace {
 using storage::Database;
 using storage::Statement;
 
-struct ResetOnExit {
-  Statement* stmt;
-  ~ResetOnExit() { stmt->Reset(); }
-};
+using storage::StatementReset;
 
 Error Invalid(std::string_view field, std::string message) {
   return MakeError(ErrorCode::kInvalidArgument, std::string(field) + ": " + message,
@@ -281,7 +278,7 @@ void OidcClientStore::Add(NewOidcClient client, Done<RegisteredClient> done) {
         {
           auto exists = db.Cached("SELECT 1 FROM oidc_clients WHERE client_id = ?1");
           if (!exists.ok()) return exists.error();
-          ResetOnExit reset{*exists};
+          StatementReset reset{*exists};
           (*exists)->Bind(1, std::string_view(c.client_id));
           auto row = (*exists)->Step();
           if (!row.ok()) return row.error();
@@ -347,7 +344,7 @@ Result<OidcClient> OidcClientStore::Get(std::string_view client_id) {
     auto stmt =
         db.Cached("SELECT " + std::string(kColumns) + " FROM oidc_clients WHERE client_id = ?1");
     if (!stmt.ok()) return stmt.error();
-    ResetOnExit reset{*stmt};
+    StatementReset reset{*stmt};
     (*stmt)->Bind(1, client_id);
     auto row = (*stmt)->Step();
     if (!row.ok()) return row.error();
@@ -361,7 +358,7 @@ Result<std::vector<OidcClient>> OidcClientStore::List() {
     auto stmt =
         db.Cached("SELECT " + std::string(kColumns) + " FROM oidc_clients ORDER BY name, id");
     if (!stmt.ok()) return stmt.error();
-    ResetOnExit reset{*stmt};
+    StatementReset reset{*stmt};
     std::vector<OidcClient> out;
     for (;;) {
       auto row = (*stmt)->Step();

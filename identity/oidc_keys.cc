@@ -17,10 +17,7 @@ namespace fs = std::filesystem;
 using storage::Database;
 using storage::Statement;
 
-struct ResetOnExit {
-  Statement* stmt;
-  ~ResetOnExit() { stmt->Reset(); }
-};
+using storage::StatementReset;
 
 OidcKeyInfo ReadInfo(const Statement& s) {
   OidcKeyInfo info;
@@ -38,7 +35,7 @@ Result<std::vector<OidcKeyInfo>> Query(Database& db, std::string_view sql,
                                        std::optional<int64_t> param) {
   auto stmt = db.Cached(sql);
   if (!stmt.ok()) return stmt.error();
-  ResetOnExit reset{*stmt};
+  StatementReset reset{*stmt};
   if (param) (*stmt)->Bind(1, *param);
   std::vector<OidcKeyInfo> out;
   for (;;) {

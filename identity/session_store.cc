@@ -10,10 +10,7 @@ namespace {
 using storage::Database;
 using storage::Statement;
 
-struct ResetOnExit {
-  Statement* stmt;
-  ~ResetOnExit() { stmt->Reset(); }
-};
+using storage::StatementReset;
 
 constexpr size_t kTokenBytes = 32;
 
@@ -86,7 +83,7 @@ void SessionStore::Create(int64_t member_id, SessionContext context, Done<NewSes
         auto status = db.Cached("SELECT status FROM members WHERE id = ?1");
         if (!status.ok()) return status.error();
         {
-          ResetOnExit reset{*status};
+          StatementReset reset{*status};
           (*status)->Bind(1, created.session.member_id);
           auto row = (*status)->Step();
           if (!row.ok()) return row.error();
@@ -128,7 +125,7 @@ Result<Session> SessionStore::Authenticate(std::string_view token) {
                           ", m.status FROM sessions s JOIN members m ON m.id = s.member_id "
                           "WHERE s.token_hash = ?1");
     if (!stmt.ok()) return stmt.error();
-    ResetOnExit reset{*stmt};
+    StatementReset reset{*stmt};
     (*stmt)->BindBlob(1, hash);
     auto row = (*stmt)->Step();
     if (!row.ok()) return row.error();
@@ -216,7 +213,7 @@ Result<std::vector<Session>> SessionStore::ListForMember(int64_t member_id) {
     auto stmt = db.Cached("SELECT " + std::string(kSessionColumns) +
                           " FROM sessions s WHERE s.member_id = ?1 ORDER BY s.id DESC LIMIT 1000");
     if (!stmt.ok()) return stmt.error();
-    ResetOnExit reset{*stmt};
+    StatementReset reset{*stmt};
     (*stmt)->Bind(1, member_id);
     std::vector<Session> out;
     for (;;) {

@@ -70,6 +70,15 @@ class Statement {
   int bind_rc_ = 0;  // first failed bind since Reset(), reported by Step()
 };
 
+// Resets a statement (usually a cached one) when the scope ends, so that it releases its read
+// snapshot on every path out of the scope:  StatementReset reset{stmt};
+struct StatementReset {
+  Statement* stmt;
+  ~StatementReset() {
+    if (stmt != nullptr) stmt->Reset();
+  }
+};
+
 // One connection. Movable, not copyable.
 class Database {
  public:
