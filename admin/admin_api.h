@@ -23,8 +23,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "identity/member_store.h"
 #include "identity/node_keys.h"
+#include "identity/oidc_client.h"
+#include "identity/oidc_keys.h"
+#include "identity/password.h"
+#include "identity/session_store.h"
 #include "storage/clock.h"
+#include "storage/snapshot.h"
 #include "storage/store.h"
 
 namespace kith::federation {
@@ -38,7 +44,11 @@ namespace kith::admin {
 struct NodeContext {
   std::filesystem::path data_dir;
   storage::Store* store = nullptr;
-  std::shared_ptr<const identity::NodeKeyring> keys;
+  // The node's Ed25519 keyring and the OIDC signing keys, swapped after a rotation.
+  storage::Snapshot<identity::NodeKeyring>* node_keys = nullptr;
+  storage::Snapshot<identity::OidcKeySet>* oidc_keys = nullptr;
+  // Reloads both snapshots from the database and the key files (after a rotation).
+  std::function<Status()> reload_keys;
   std::string name;
   std::string organisation;
   std::string base_url;
@@ -48,6 +58,11 @@ struct NodeContext {
   // Peering (admin/peer_ops.h: /v1/peers..., /v1/audit); null when federation is not running.
   federation::PeeringService* peering = nullptr;
   federation::PeerStore* peers = nullptr;
+  // Members, sessions and OIDC clients (admin/member_ops.h); null in tests that do not need them.
+  identity::MemberStore* members = nullptr;
+  identity::SessionStore* sessions = nullptr;
+  identity::PasswordHasher* hasher = nullptr;
+  identity::OidcClientStore* clients = nullptr;
 };
 
 struct AdminResponse {

@@ -18,7 +18,8 @@ Result<std::unique_ptr<AdminSocket>> AdminSocket::Start(asio::io_context& ioc,
   self->router_->SetFallback(
       [&api, pool](RequestContext& ctx) -> asio::awaitable<Response> {
         std::string method(ctx.request.method_string());
-        std::string path(ctx.path);
+        std::string path(ctx.path);  // with its query: list routes page with ?after=&limit=
+        if (!ctx.query.empty()) path.append("?").append(ctx.query);
         const std::string& body = ctx.request.body();
         // Run the (possibly blocking) admin call on the pool; the connection's coroutine
         // resumes on its own strand when it is done.
@@ -40,7 +41,9 @@ Result<std::unique_ptr<AdminSocket>> AdminSocket::Start(asio::io_context& ioc,
             out.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
             ctx.request.version());
       },
-      RouteOptions{.max_body_bytes = 1024 * 1024});
+      // Large enough for `kithctl member import` of tens of thousands of rows; the socket is
+      // reachable only by the node's operators (mode 0600).
+      RouteOptions{.max_body_bytes = 64 * 1024 * 1024});
   HttpServerOptions options;
   options.unix_socket_path = socket_path;
   options.max_body_bytes = 1024 * 1024;

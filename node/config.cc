@@ -9,6 +9,7 @@
 #include <limits>
 #include <sstream>
 #include <system_error>
+#include <tuple>
 #include <variant>
 #include <vector>
 
@@ -148,6 +149,13 @@ std::optional<std::string> CheckLogLevel(std::string_view s) {
   return std::nullopt;
 }
 
+std::optional<std::string> CheckPasswordCost(std::string_view s) {
+  if (s != "interactive" && s != "moderate" && s != "minimum") {
+    return "must be one of interactive|moderate|minimum, got " + Quote(s);
+  }
+  return std::nullopt;
+}
+
 const std::vector<Field>& Fields() {
   static const std::vector<Field> fields = [] {
     std::vector<Field> f;
@@ -204,6 +212,27 @@ const std::vector<Field>& Fields() {
     // [federation]
     f.push_back(BoolField("federation", "allow_private_addresses",
                           [](Config& c) -> bool& { return c.federation.allow_private_addresses; }));
+    f.push_back(PathField("federation", "ca_file",
+                          [](Config& c) -> fs::path& { return c.federation.ca_file; }));
+    // [identity]
+    f.push_back(IntField<int>(
+        "identity", "session_idle_timeout_seconds",
+        [](Config& c) -> int& { return c.identity.session_idle_timeout_seconds; }, 60, 30 * 86400));
+    f.push_back(IntField<int>(
+        "identity", "session_absolute_timeout_seconds",
+        [](Config& c) -> int& { return c.identity.session_absolute_timeout_seconds; }, 60,
+        365 * 86400));
+    f.push_back(StringField(
+        "identity", "password_cost",
+        [](Config& c) -> std::string& { return c.identity.password_cost; }, CheckPasswordCost));
+    f.push_back(IntField<int>(
+        "identity", "password_threads",
+        [](Config& c) -> int& { return c.identity.password_threads; }, 1, 64));
+    // [web]
+    f.push_back(
+        PathField("web", "assets_dir", [](Config& c) -> fs::path& { return c.web.assets_dir; }));
+    f.push_back(PathField("web", "templates_dir",
+                          [](Config& c) -> fs::path& { return c.web.templates_dir; }));
     return f;
   }();
   return fields;
@@ -313,12 +342,25 @@ Status ValidateWhole(Config& c, std::string_view source) {
                            (cert ? "tls_certificate" : "tls_private_key") +
                            " is set (HTTPS needs both, plain HTTP neither)");
   }
-  for (auto [name, path] : {std::pair{"tls_certificate", &c.http.tls_certificate},
-                            std::pair{"tls_private_key", &c.http.tls_private_key}}) {
+  for (auto [section, name, path] : {std::tuple{"http", "tls_certificate", &c.http.tls_certificate},
+                                     std::tuple{"http", "tls_private_key", &c.http.tls_private_key},
+                                     std::tuple{"federation", "ca_file", &c.federation.ca_file}}) {
     if (path->empty()) continue;
     std::error_code ec;
     if (!fs::is_regular_file(*path, ec)) {
-      return ConfigError(source, "http", name, "no such file: " + path->string());
+      return ConfigError(source, section, name, "no such file: " + path->string());
+    }
+  }
+  if (c.identity.session_idle_timeout_seconds > c.identity.session_absolute_timeout_seconds) {
+    return ConfigError(source, "identity", "session_idle_timeout_seconds",
+                       "must not exceed identity.session_absolute_timeout_seconds");
+  }
+  for (auto [name, path] : {std::pair{"assets_dir", &c.web.assets_dir},
+                            std::pair{"templates_dir", &c.web.templates_dir}}) {
+    if (path->empty()) continue;
+    std::error_code ec;
+    if (!fs::is_directory(*path, ec)) {
+      return ConfigError(source, "web", name, "no such directory: " + path->string());
     }
   }
   return OkStatus();

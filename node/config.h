@@ -58,6 +58,24 @@ struct LogSection {
 
 struct FederationSection {
   bool allow_private_addresses = false;
+  // PEM bundle of the certificate authorities trusted for peers' HTTPS; empty = the system's.
+  std::filesystem::path ca_file;
+};
+
+struct IdentitySection {
+  int session_idle_timeout_seconds = 8 * 3600;
+  int session_absolute_timeout_seconds = 30 * 24 * 3600;
+  // Argon2id cost: interactive (default) | moderate | minimum (tests only: far too cheap).
+  std::string password_cost = "interactive";
+  int password_threads = 1;  // Argon2id INTERACTIVE needs 64 MiB per running hash
+};
+
+struct WebSection {
+  // The GOV.UK Frontend `dist/govuk` folder served under /assets/. Empty: the copy installed by
+  // scripts/setup (node_modules/govuk-frontend/dist/govuk in the source tree), when present.
+  std::filesystem::path assets_dir;
+  // A folder whose *.html files replace the built-in page templates of the same name.
+  std::filesystem::path templates_dir;
 };
 
 struct Config {
@@ -67,6 +85,8 @@ struct Config {
   LimitsSection limits;
   LogSection log;
   FederationSection federation;
+  IdentitySection identity;
+  WebSection web;
 };
 
 // Looks up an environment variable; returns nullopt when unset. Injected so tests need not

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <fstream>
+#include <future>
 
 #include "node/endpoints.h"
 #include "node/federation_routes.h"
@@ -92,17 +93,20 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
   if (!store.ok()) return std::move(store).error();
   d->store_ = std::move(store.value());
 
-  auto keys = d->store_->Read(
-      [&](storage::Database& db) { return identity::NodeKeyring::Load(data_dir, db); });
-  if (!keys.ok()) return std::move(keys).error();
-  d->keys_ = std::move(keys.value());
+  {  // Keys: the node's Ed25519 keyring, and the OIDC provider's RSA key (made on first start).
+    auto rsa = identity::OidcKeys::EnsureRsaKey(data_dir, *d->store_, SystemClock::Instance());
+    if (!rsa.ok()) return std::move(rsa).error();
+    d->node_keys_ = std::make_unique<storage::Snapshot<identity::NodeKeyring>>(nullptr);
+    d->oidc_keys_ = std::make_unique<storage::Snapshot<identity::OidcKeySet>>(nullptr);
+    KITH_RETURN_IF_ERROR(d->ReloadKeys());
+  }
 
   d->blocking_pool_ = std::make_unique<asio::thread_pool>(2);
 
   CoreEndpoints endpoints;
   endpoints.config = &d->config_;
   endpoints.store = d->store_.get();
-  endpoints.keys = d->keys_;
+  endpoints.keys = d->node_keys_.get();
   endpoints.metrics = &d->metrics_;
   endpoints.clock = &SystemClock::Instance();
   endpoints.blocking_pool = d->blocking_pool_.get();
@@ -112,6 +116,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
   {  // Peering: signed federation endpoints and the admin operations on peers.
     federation::HttpClientOptions client_options;
     client_options.allow_private_addresses = c.federation.allow_private_addresses;
+    if (!c.federation.ca_file.empty()) client_options.ca_file = c.federation.ca_file;
     auto client = federation::HttpClient::Create(d->ioc_.get_executor(), client_options);
     if (!client.ok()) return std::move(client).error();
     d->http_client_ = std::move(client.value());
@@ -119,15 +124,63 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
     d->peer_store_ = std::make_unique<federation::PeerStore>(*d->store_, SystemClock::Instance());
     federation::PeeringContext peering;
     peering.base_url = c.node.base_url;
-    peering.keys = [keys = d->keys_] { return keys; };
+    peering.keys = [keys = d->node_keys_.get()] { return keys->Get(); };
     peering.self_document = [raw = d.get()] {
-      return NodeDocument(raw->config_, *raw->keys_, SystemClock::Instance().UnixSeconds());
+      return NodeDocument(raw->config_, *raw->node_keys_->Get(),
+                          SystemClock::Instance().UnixSeconds());
     };
     peering.executor = d->ioc_.get_executor();
     d->peering_ = std::make_unique<federation::PeeringService>(std::move(peering), *d->peer_store_,
                                                                *d->http_client_, *d->replay_cache_,
                                                                SystemClock::Instance());
     AddFederationRoutes(d->router_, *d->peering_, *d->blocking_pool_, c.node.base_url);
+  }
+
+  {  // Members, sessions, the OpenID Connect provider, and the pages.
+    const auto& ic = c.identity;
+    identity::PasswordHasher::Options hash_options;
+    hash_options.params = ic.password_cost == "moderate" ? identity::PasswordHashParams::Moderate()
+                          : ic.password_cost == "minimum"
+                              ? identity::PasswordHashParams::Minimum()
+                              : identity::PasswordHashParams::Interactive();
+    if (ic.password_cost == "minimum") {
+      spdlog::warn(
+          "identity.password_cost = \"minimum\": passwords are hashed far too cheaply "
+          "for production (meant for tests)");
+    }
+    hash_options.threads = static_cast<size_t>(ic.password_threads);
+    d->hasher_ = std::make_unique<identity::PasswordHasher>(hash_options);
+    const Clock& clock = SystemClock::Instance();
+    d->members_ = std::make_unique<identity::MemberStore>(*d->store_, clock);
+    identity::SessionStore::Options session_options;
+    session_options.idle_timeout = std::chrono::seconds(ic.session_idle_timeout_seconds);
+    session_options.absolute_timeout = std::chrono::seconds(ic.session_absolute_timeout_seconds);
+    d->sessions_ = std::make_unique<identity::SessionStore>(*d->store_, clock, session_options);
+    d->throttle_ = std::make_unique<identity::LoginThrottle>(clock);
+    d->clients_ = std::make_unique<identity::OidcClientStore>(*d->store_, clock);
+    identity::OidcProvider::Options oidc_options;
+    oidc_options.issuer = c.node.base_url;
+    oidc_options.node_name = c.node.name;
+    d->oidc_ = std::make_unique<identity::OidcProvider>(
+        *d->store_, clock, *d->members_, *d->clients_,
+        [keys = d->oidc_keys_.get()] { return keys->Get(); }, oidc_options);
+    auto templates = Templates::Load(c.web.templates_dir);
+    if (!templates.ok()) return std::move(templates).error();
+    d->templates_ = std::move(templates.value());
+    WebContext& web = d->web_;
+    web.config = &d->config_;
+    web.clock = &clock;
+    web.members = d->members_.get();
+    web.sessions = d->sessions_.get();
+    web.hasher = d->hasher_.get();
+    web.throttle = d->throttle_.get();
+    web.clients = d->clients_.get();
+    web.oidc = d->oidc_.get();
+    web.templates = d->templates_.get();
+    web.metrics = &d->metrics_;
+    web.blocking_pool = d->blocking_pool_.get();
+    AddOidcRoutes(d->router_, web);
+    AddWebRoutes(d->router_, web);
   }
 
   storage::Store* store_ptr = d->store_.get();
@@ -147,7 +200,13 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
   admin::NodeContext context;
   context.data_dir = data_dir;
   context.store = d->store_.get();
-  context.keys = d->keys_;
+  context.node_keys = d->node_keys_.get();
+  context.oidc_keys = d->oidc_keys_.get();
+  context.reload_keys = [raw = d.get()] { return raw->ReloadKeys(); };
+  context.members = d->members_.get();
+  context.sessions = d->sessions_.get();
+  context.hasher = d->hasher_.get();
+  context.clients = d->clients_.get();
   context.name = c.node.name;
   context.organisation = c.node.organisation;
   context.base_url = c.node.base_url;
@@ -200,6 +259,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
   if (!admin_socket.ok()) return std::move(admin_socket).error();
   d->admin_socket_ = std::move(admin_socket.value());
 
+  d->housekeeping_timer_ = std::make_unique<asio::steady_timer>(d->ioc_);
+  d->ScheduleHousekeeping(std::chrono::seconds(60));
+
   if (options.handle_signals) {
     d->signals_ = std::make_unique<asio::signal_set>(d->ioc_, SIGTERM, SIGINT);
     d->signals_->async_wait([raw](const boost::system::error_code& sec, int signo) {
@@ -216,6 +278,59 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
   // The threads hold copies of the work guard, so they run until Stop() stops the io_context.
   work.reset();
   return d;
+}
+
+Status Daemon::ReloadKeys() {
+  const fs::path& data_dir = config_.node.data_dir;
+  auto keyring = store_->Read(
+      [&](storage::Database& db) { return identity::NodeKeyring::Load(data_dir, db); });
+  if (!keyring.ok()) return std::move(keyring).error();
+  std::shared_ptr<const identity::NodeKeyring> node_keys = std::move(keyring.value());
+  auto oidc_keys = identity::OidcKeySet::Load(
+      data_dir, *store_, std::make_shared<identity::NodeKeyringSigningKey>(node_keys),
+      SystemClock::Instance());
+  if (!oidc_keys.ok()) return std::move(oidc_keys).error();
+  node_keys_->Set(std::move(node_keys));
+  oidc_keys_->Set(std::move(oidc_keys.value()));
+  return OkStatus();
+}
+
+void Daemon::ScheduleHousekeeping(std::chrono::seconds delay) {
+  housekeeping_timer_->expires_after(delay);
+  housekeeping_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // cancelled: stopping
+    asio::post(*blocking_pool_, [this] {
+      Housekeeping();
+      asio::post(ioc_, [this] {
+        std::lock_guard lock(mu_);
+        if (!stopped_) ScheduleHousekeeping(std::chrono::seconds(600));
+      });
+    });
+  });
+}
+
+void Daemon::Housekeeping() {
+  const Clock& clock = SystemClock::Instance();
+  auto wait = [](auto start) {
+    std::promise<Status> promise;
+    auto future = promise.get_future();
+    start([&promise](auto result) {
+      promise.set_value(result.ok() ? OkStatus() : Status(result.error()));
+    });
+    return future.get();
+  };
+  auto log = [](std::string_view what, const Status& s) {
+    if (!s.ok()) spdlog::warn("housekeeping: {}: {}", what, s.error().message);
+  };
+  log("expired sessions", wait([&](auto done) { sessions_->PurgeExpired(done); }));
+  log("expired codes and tokens", wait([&](auto done) { oidc_->PurgeExpired(done); }));
+  log("retired OIDC keys", wait([&](auto done) {
+        identity::OidcKeys::PurgeExpired(config_.node.data_dir, *store_, clock, done);
+      }));
+  auto ended = identity::NodeKeyring::PurgeExpired(config_.node.data_dir, *store_, clock);
+  if (!ended.ok()) log("retired node keys", ended.error());
+  Status reloaded = ReloadKeys();  // drops keys whose overlap ended from the published sets
+  log("reloading keys", reloaded);
 }
 
 Daemon::~Daemon() {
@@ -243,6 +358,9 @@ void Daemon::Stop() {
     if (stopped_) return;
     stopped_ = true;
   }
+  if (housekeeping_timer_) {
+    asio::post(ioc_, [t = housekeeping_timer_.get()] { t->cancel(); });
+  }
   if (signals_) {
     asio::post(ioc_, [s = signals_.get()] {
       boost::system::error_code ec;
@@ -256,6 +374,8 @@ void Daemon::Stop() {
   }
   if (admin_socket_) admin_socket_->Shutdown(std::chrono::seconds(5));
   if (blocking_pool_) blocking_pool_->join();
+  // The hasher's callbacks post to the io_context: finish them while it still exists.
+  hasher_.reset();
   ioc_.stop();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <condition_variable>
 #include <memory>
@@ -27,14 +28,24 @@
 #include "federation/peer_store.h"
 #include "federation/peering_service.h"
 #include "federation/replay_cache.h"
+#include "identity/member_store.h"
 #include "identity/node_keys.h"
+#include "identity/oidc_client.h"
+#include "identity/oidc_keys.h"
+#include "identity/oidc_provider.h"
+#include "identity/password.h"
+#include "identity/session_store.h"
+#include "identity/throttle.h"
 #include "node/admin_socket.h"
 #include "node/config.h"
 #include "node/http_server.h"
 #include "node/metrics.h"
 #include "node/router.h"
+#include "node/templates.h"
+#include "node/web.h"
 #include "storage/data_dir_lock.h"
 #include "storage/result.h"
+#include "storage/snapshot.h"
 #include "storage/store.h"
 
 namespace kith::node {
@@ -69,11 +80,28 @@ class Daemon {
  private:
   Daemon() = default;
   void Stop();
+  // Loads the node keyring and the OIDC key set from the database and key files and installs
+  // them (at start, and after `kithctl keys rotate`).
+  Status ReloadKeys();
+  // Every few minutes: deletes expired sessions, codes and tokens, and ends keys whose overlap
+  // is over (then reloads the key snapshots). Runs on the blocking pool; logs failures.
+  void ScheduleHousekeeping(std::chrono::seconds delay);
+  void Housekeeping();
 
   Config config_;
   std::unique_ptr<storage::DataDirLock> lock_;
   std::unique_ptr<storage::Store> store_;
-  std::shared_ptr<const identity::NodeKeyring> keys_;
+  std::unique_ptr<storage::Snapshot<identity::NodeKeyring>> node_keys_;
+  std::unique_ptr<storage::Snapshot<identity::OidcKeySet>> oidc_keys_;
+  // Members, sessions and the OpenID Connect provider.
+  std::unique_ptr<identity::PasswordHasher> hasher_;
+  std::unique_ptr<identity::MemberStore> members_;
+  std::unique_ptr<identity::SessionStore> sessions_;
+  std::unique_ptr<identity::LoginThrottle> throttle_;
+  std::unique_ptr<identity::OidcClientStore> clients_;
+  std::unique_ptr<identity::OidcProvider> oidc_;
+  std::unique_ptr<Templates> templates_;
+  WebContext web_;
   Metrics metrics_;
   Router router_;
   std::unique_ptr<admin::AdminApi> admin_api_;
@@ -85,6 +113,7 @@ class Daemon {
   std::unique_ptr<federation::HttpClient> http_client_;
   std::unique_ptr<federation::PeeringService> peering_;
   std::unique_ptr<boost::asio::signal_set> signals_;
+  std::unique_ptr<boost::asio::steady_timer> housekeeping_timer_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<AdminSocket> admin_socket_;
   std::vector<std::thread> threads_;

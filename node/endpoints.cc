@@ -81,7 +81,7 @@ void AddCoreRoutes(Router& router, const CoreEndpoints& deps) {
                   [deps](RequestContext&) -> asio::awaitable<Response> {
                     Response res = JsonResponse(
                         http::status::ok,
-                        NodeDocument(*deps.config, *deps.keys, deps.clock->UnixSeconds()));
+                        NodeDocument(*deps.config, *deps.keys->Get(), deps.clock->UnixSeconds()));
                     res.set(http::field::cache_control, "max-age=300");
                     res.set(http::field::access_control_allow_origin, "*");
                     co_return res;

@@ -18,6 +18,7 @@
 #include "node/metrics.h"
 #include "node/router.h"
 #include "storage/clock.h"
+#include "storage/snapshot.h"
 #include "storage/store.h"
 
 namespace kith::node {
@@ -26,7 +27,7 @@ namespace kith::node {
 struct CoreEndpoints {
   const Config* config = nullptr;
   storage::Store* store = nullptr;
-  std::shared_ptr<const identity::NodeKeyring> keys;
+  storage::Snapshot<identity::NodeKeyring>* keys = nullptr;
   Metrics* metrics = nullptr;
   const Clock* clock = nullptr;
   boost::asio::thread_pool* blocking_pool = nullptr;  // for /readyz

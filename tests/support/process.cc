@@ -106,7 +106,8 @@ ChildProcess::ChildProcess(ChildProcess&& other) noexcept
 
 ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
   if (this != &other) {
-    this->~ChildProcess();
+    Release();  // ends our own child first (the members stay alive to be assigned)
+    status_.reset();
     pid_ = std::exchange(other.pid_, -1);
     status_ = std::move(other.status_);
     out_dir_ = std::exchange(other.out_dir_, {});
@@ -114,7 +115,9 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
   return *this;
 }
 
-ChildProcess::~ChildProcess() {
+ChildProcess::~ChildProcess() { Release(); }
+
+void ChildProcess::Release() {
   if (pid_ > 0 && !status_) {
     ::kill(pid_, SIGKILL);
     TryReap(true);

@@ -67,6 +67,8 @@ class ChildProcess {
   std::string Stderr() const;
 
  private:
+  // Kills a still-running child and removes its output folder (destructor, move-assignment).
+  void Release();
   ChildProcess() = default;
   bool TryReap(bool block);
   pid_t pid_ = -1;

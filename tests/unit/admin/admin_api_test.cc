@@ -36,7 +36,8 @@ class AdminApiTest : public ::testing::Test {
     NodeContext context;
     context.data_dir = report->data_dir;
     context.store = store_.get();
-    context.keys = *keys;
+    node_keys_ = std::make_unique<storage::Snapshot<identity::NodeKeyring>>(*keys);
+    context.node_keys = node_keys_.get();
     context.name = init.name;
     context.organisation = init.organisation;
     context.base_url = report->base_url;
@@ -50,6 +51,7 @@ class AdminApiTest : public ::testing::Test {
   TempDir dir_{"admin"};
   FakeClock clock_;
   std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<storage::Snapshot<identity::NodeKeyring>> node_keys_;
   std::optional<AdminApi> api_;
 };
 
