@@ -372,7 +372,10 @@ AuthorizeNext OidcProvider::Next(const AuthorizeRequest& request, const Session*
   }
   if (!just_signed_in) {
     if (request.prompt_login) return {AuthorizeStep::kSignIn, std::nullopt};
-    if (request.max_age && clock_.UnixSeconds() - session->auth_time > *request.max_age) {
+    // max_age=0 asks for a fresh sign-in every time, like prompt=login (OIDC Core 1.0
+    // errata set 2, §3.1.2.1).
+    if (request.max_age &&
+        (*request.max_age == 0 || clock_.UnixSeconds() - session->auth_time > *request.max_age)) {
       if (request.prompt_none)
         return to_rp("login_required", "the last sign-in is older than max_age");
       return {AuthorizeStep::kSignIn, std::nullopt};

@@ -337,6 +337,14 @@ TEST_F(OidcProviderTest, PromptMaxAgeAndConsentDecideTheNextStep) {
   EXPECT_EQ(provider_->Next(aged, &session, true).step, AuthorizeStep::kIssueCode);
   EXPECT_EQ(provider_->Next(aged_none, &session, false).error->reason, "login_required");
 
+  // max_age=0 is prompt=login: even a sign-in this very second does not count.
+  p.values["max_age"] = "0";
+  auto zero = *provider_->CheckAuthorize(p).request;
+  Session fresh = session;
+  fresh.auth_time = clock_.UnixSeconds();
+  EXPECT_EQ(provider_->Next(zero, &fresh, false).step, AuthorizeStep::kSignIn);
+  EXPECT_EQ(provider_->Next(zero, &fresh, true).step, AuthorizeStep::kIssueCode);
+
   p.values.erase("max_age");
   p.values["prompt"] = "login";
   auto login = *provider_->CheckAuthorize(p).request;
