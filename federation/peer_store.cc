@@ -1,5 +1,10 @@
 #include "federation/peer_store.h"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 
@@ -286,6 +291,79 @@ Status PeerStore::RotateKey(std::string_view node_id, std::string_view old_kid,
     KITH_RETURN_IF_ERROR((*retire)->Run());
     return InsertAudit(db, now, "peer.key_rotated", node_id, audit);
   });
+}
+
+void PeerStore::MergeKeys(std::string node_id, std::vector<NodeDocumentKey> keys, AuditRecord audit,
+                          std::function<void(Result<std::vector<std::string>>)> done) {
+  const int64_t now = clock_.UnixSeconds();
+  auto added = std::make_shared<std::vector<std::string>>();
+  store_.writer().Submit(
+      [node_id, keys = std::move(keys), audit = std::move(audit), now,
+       added](Database& db) -> Status {
+        added->clear();
+        auto peer = PeerByNodeId(db, node_id);
+        if (!peer.ok()) return std::move(peer).error();
+        if (!peer->has_value()) return MakeError(ErrorCode::kNotFound, "no peer " + node_id);
+        if ((*peer)->state != PeerState::kActive) {
+          return MakeError(ErrorCode::kPermissionDenied,
+                           "peer " + node_id + " is not active (state " +
+                               std::string(PeerStateName((*peer)->state)) + ")");
+        }
+        const int64_t peer_id = (*peer)->id;
+        for (const NodeDocumentKey& key : keys) {
+          if (key.status == "retired") continue;
+          auto existing =
+              db.Cached("SELECT public_key, not_after FROM peer_keys WHERE peer = ? AND kid = ?");
+          if (!existing.ok()) return std::move(existing).error();
+          (*existing)->Bind(1, peer_id).Bind(2, key.kid);
+          auto row = (*existing)->Step();
+          if (!row.ok()) return std::move(row).error();
+          if (!*row) {
+            (*existing)->Reset();
+            KITH_RETURN_IF_ERROR(
+                InsertKey(db, peer_id,
+                          PeerKey{key.kid, key.public_key, std::min(key.created_at, now),
+                                  key.not_after, key.not_after ? "retiring" : "current"}));
+            added->push_back(key.kid);
+            continue;
+          }
+          const auto bytes = (*existing)->ColumnBlob(0);
+          const std::optional<int64_t> ours =
+              (*existing)->ColumnIsNull(1) ? std::nullopt
+                                           : std::optional<int64_t>((*existing)->ColumnInt(1));
+          (*existing)->Reset();
+          if (!std::equal(bytes.begin(), bytes.end(), key.public_key.begin(),
+                          key.public_key.end())) {
+            spdlog::warn(
+                "peer {}: its document lists key {} with another public key than the "
+                "one on record; ignored",
+                node_id, key.kid);
+            continue;
+          }
+          if (key.not_after && (!ours || *key.not_after < *ours)) {
+            auto shrink = db.Cached(
+                "UPDATE peer_keys SET not_after = ?, status = 'retiring' WHERE peer = ? AND "
+                "kid = ?");
+            if (!shrink.ok()) return std::move(shrink).error();
+            (*shrink)->Bind(1, *key.not_after).Bind(2, peer_id).Bind(3, key.kid);
+            KITH_RETURN_IF_ERROR((*shrink)->Run());
+          }
+        }
+        if (added->empty()) return OkStatus();
+        AuditRecord record = audit;
+        nlohmann::json detail = nlohmann::json::parse(audit.detail, nullptr, false);
+        if (!detail.is_object()) detail = nlohmann::json::object();
+        detail["added"] = *added;
+        record.detail = detail.dump();
+        return InsertAudit(db, now, "peer.keys_refreshed", node_id, record);
+      },
+      [added, done = std::move(done)](Status status) {
+        if (!status.ok()) {
+          done(std::move(status).error());
+        } else {
+          done(std::move(*added));
+        }
+      });
 }
 
 Status PeerStore::RecordContact(std::string_view node_id) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -111,6 +112,18 @@ class PeerStore {
   // status to "retiring", and appends the audit row "peer.key_rotated".
   Status RotateKey(std::string_view node_id, std::string_view old_kid, int64_t old_not_after,
                    const PeerKey& new_key, const AuditRecord& audit);
+
+  // Learns keys from a freshly fetched node document of peer `node_id` (the key refresh after
+  // an unknown kid, see PeeringService): keys whose kid is new for this peer are added (valid
+  // from min(their created_at, now)); a known kid whose document entry announces an earlier
+  // not_after gets that not_after (validity only ever shrinks this way); a kid the document
+  // lists with another public key than ours is left alone and named in the error list; keys
+  // the document no longer lists keep their rows (they end at their own not_after). Only for a
+  // peer in state "active" (else kPermissionDenied, nothing written). Appends the audit row
+  // "peer.keys_refreshed" when a key was added. Non-blocking: `done` runs on the writer thread
+  // with the kids added (empty when nothing changed).
+  void MergeKeys(std::string node_id, std::vector<NodeDocumentKey> keys, AuditRecord audit,
+                 std::function<void(Result<std::vector<std::string>>)> done);
 
   // A successful exchange with the peer: last_contact_at = now, failures = 0.
   Status RecordContact(std::string_view node_id);

@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <strings.h>
 #include <boost/asio/co_spawn.hpp>
+
+#include <algorithm>
 #include <boost/asio/detached.hpp>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -22,6 +25,58 @@ InboundResponse ErrorAnswer(const Error& error) {
   return InboundResponse{
       HttpStatusFor(error.code),
       json{{"error", std::string(error.Name())}, {"message", error.message}}.dump()};
+}
+
+// How far in the future a peer may put the end of its old key's validity (a year, plus a
+// day of clock skew).
+constexpr int64_t kMaxAnnouncedOverlap = 367 * 24 * 3600;
+
+// PeerKeyResolver in kAnyState mode that also keeps the owner it found, so that the handler
+// needs no second query for the peer. One per request; not thread-safe.
+class OwnerResolver final : public KeyResolver {
+ public:
+  explicit OwnerResolver(PeerStore& peers) : peers_(peers) {}
+  std::optional<ResolvedKey> Resolve(std::string_view kid) const override {
+    owner_.reset();
+    auto found = peers_.FindKey(kid);
+    if (!found.ok()) {
+      spdlog::error("peer key lookup for kid {} failed: {}", kid.substr(0, 64),
+                    found.error().message);
+      return std::nullopt;
+    }
+    if (!found->has_value()) return std::nullopt;
+    const PeerKeyOwner& owner = **found;
+    owner_ = owner.peer;
+    ResolvedKey resolved;
+    resolved.public_key = owner.key.public_key;
+    resolved.node_id = owner.peer.node_id;
+    resolved.peer_active = true;  // the handler decides by the peering state itself
+    resolved.peer_state = std::string(PeerStateName(owner.peer.state));
+    resolved.valid_from = owner.key.created_at;
+    resolved.valid_until = owner.key.not_after;
+    return resolved;
+  }
+  const std::optional<Peer>& owner() const { return owner_; }
+
+ private:
+  PeerStore& peers_;
+  mutable std::optional<Peer> owner_;
+};
+
+// Inbound pings refresh a peer's last_contact_at at most this often (seconds).
+constexpr int64_t kContactResolution = 10;
+
+// The keyid parameter of a request's kith signature, for logs (empty when there is none).
+std::string KeyIdOf(const HttpMessage& message) {
+  for (const auto& [name, value] : message.headers) {
+    if (name.size() != 15 || strncasecmp(name.c_str(), "signature-input", 15) != 0) continue;
+    const size_t at = value.find("keyid=\"");
+    if (at == std::string::npos) return "";
+    const size_t start = at + 7;
+    const size_t end = value.find('"', start);
+    return end == std::string::npos ? "" : value.substr(start, std::min<size_t>(end - start, 64));
+  }
+  return "";
 }
 
 std::string TrimSlash(std::string_view url) {
@@ -106,7 +161,11 @@ Result<NodeDocument> PeeringService::FetchDocument(std::string_view url) {
     return MakeError(ErrorCode::kUnavailable,
                      "fetching the node document of " + base + " took too long");
   }
-  auto response = future.get();
+  return ParseFetchedDocument(base, future.get());
+}
+
+Result<NodeDocument> PeeringService::ParseFetchedDocument(const std::string& base,
+                                                          Result<ClientResponse> response) const {
   if (!response.ok()) return std::move(response).error();
   if (response->message.status != 200) {
     return MakeError(ErrorCode::kUnavailable, base + "/.well-known/kith-node answered " +
@@ -292,12 +351,15 @@ Result<std::string> PeeringService::Ping(std::string_view node) {
   return outcome->body;
 }
 
-int PeeringService::AnnounceRotation(const identity::NodeKeyring& old_keys,
-                                     const identity::NodeKey& new_key, int64_t old_not_after) {
+std::vector<AnnounceResult> PeeringService::AnnounceRotation(const identity::NodeKeyring& old_keys,
+                                                             const identity::NodeKey& new_key,
+                                                             int64_t old_not_after) {
+  std::vector<AnnounceResult> results;
   auto all = peers_.List();
   if (!all.ok()) {
     spdlog::error("key rotation: cannot list peers: {}", all.error().message);
-    return 0;
+    results.push_back(AnnounceResult{"", false, "cannot list peers: " + all.error().message});
+    return results;
   }
   const json body{{"type", "keys.rotated"},
                   {"node_id", context_.base_url},
@@ -308,24 +370,72 @@ int PeeringService::AnnounceRotation(const identity::NodeKeyring& old_keys,
                     {"alg", "ed25519"},
                     {"public_key", identity::Base64UrlEncode(new_key.public_key)},
                     {"created_at", new_key.created_at}}}};
-  int told = 0;
   for (const Peer& peer : *all) {
     if (peer.state != PeerState::kActive) continue;
     auto keys = KeysOf(peer);
-    if (!keys.ok()) continue;
-    auto outcome = Exchange("POST", peer.node_id + std::string(kKeysRotatedPath), body.dump(),
-                            *keys, &old_keys);
-    Status answer = outcome.ok() ? CheckAnswer("the key rotation", outcome->status, outcome->body)
-                                 : Status(outcome.error());
+    Status answer = keys.ok() ? OkStatus() : Status(keys.error());
     if (answer.ok()) {
-      ++told;
+      auto outcome = Exchange("POST", peer.node_id + std::string(kKeysRotatedPath), body.dump(),
+                              *keys, &old_keys);
+      answer = outcome.ok() ? CheckAnswer("the key rotation", outcome->status, outcome->body)
+                            : Status(outcome.error());
+    }
+    if (answer.ok()) {
       (void)peers_.RecordContact(peer.node_id);
+      results.push_back(AnnounceResult{peer.node_id, true, ""});
     } else {
       spdlog::warn("key rotation: telling {} failed: {}", peer.node_id, answer.error().message);
       (void)peers_.RecordFailure(peer.node_id, answer.error().message);
+      results.push_back(AnnounceResult{peer.node_id, false, answer.error().message});
     }
   }
-  return told;
+  return results;
+}
+
+void PeeringService::NoteUnknownKey(std::string_view kid) {
+  const int64_t now = clock_.UnixSeconds();
+  {
+    std::lock_guard lock(refresh_mu_);
+    if (last_refresh_at_ && now < *last_refresh_at_ + context_.key_refresh_interval.count()) {
+      return;
+    }
+    last_refresh_at_ = now;
+  }
+  auto all = peers_.List();
+  if (!all.ok()) {
+    spdlog::error("key refresh: cannot list peers: {}", all.error().message);
+    return;
+  }
+  ++key_refresh_sweeps_;
+  int started = 0;
+  for (const Peer& peer : *all) {
+    if (peer.state != PeerState::kActive) continue;
+    asio::co_spawn(context_.executor, RefreshPeerKeys(peer.node_id), asio::detached);
+    ++started;
+  }
+  spdlog::info("federation: unknown key id {}; re-fetching the node documents of {} active peer(s)",
+               kid.substr(0, 64), started);
+}
+
+asio::awaitable<void> PeeringService::RefreshPeerKeys(std::string node_id) {
+  Result<ClientResponse> fetched = co_await client_.Get(node_id + "/.well-known/kith-node");
+  auto document = ParseFetchedDocument(node_id, std::move(fetched));
+  if (!document.ok()) {
+    spdlog::warn("key refresh: {}: {}", node_id, document.error().message);
+    co_return;
+  }
+  peers_.MergeKeys(node_id, std::move(document->keys),
+                   AuditRecord{"peer:" + node_id, "key refresh", "{}"},
+                   [node_id](Result<std::vector<std::string>> added) {
+                     if (!added.ok()) {
+                       spdlog::warn("key refresh: {}: {}", node_id, added.error().message);
+                     } else if (!added->empty()) {
+                       spdlog::info(
+                           "key refresh: learned {} new key(s) of {} from its node "
+                           "document",
+                           added->size(), node_id);
+                     }
+                   });
 }
 
 Status PeeringService::SignResponse(HttpMessage& response, const HttpMessage& request,
@@ -392,19 +502,19 @@ InboundResponse PeeringService::HandleRequestMessage(const InboundRequest& reque
 
 InboundResponse PeeringService::HandlePeerMessage(const InboundRequest& request,
                                                   std::string_view action) {
-  PeerKeyResolver resolver(peers_, PeerKeyResolver::Mode::kAnyState);
+  OwnerResolver resolver(peers_);
   KithVerifier verifier(resolver, replay_cache_, clock_);
   auto verified = verifier.VerifyRequest(request.message, request.body);
   if (!verified.ok()) {
+    if (verified.error().reason == reason::kUnknownKey) NoteUnknownKey(KeyIdOf(request.message));
     return InboundResponse{HttpStatusFor(verified.error().code),
                            SignatureErrorJson(verified.error())};
   }
-  auto found = peers_.Find(verified->node_id);
-  if (!found.ok()) return ErrorAnswer(found.error());
-  if (!found->has_value()) {
+  // The peer as read together with its key (one query for both, on the hot path).
+  if (!resolver.owner() || resolver.owner()->node_id != verified->node_id) {
     return ErrorAnswer(MakeError(ErrorCode::kUnauthenticated, "unknown node", "unknown_key"));
   }
-  const Peer peer = **found;
+  const Peer peer = *resolver.owner();
 
   // Who may say what: an active peer anything; a suspended one only resume/revoke (so that the
   // other side's operator can lift or end the suspension); a peer we asked (requested) only
@@ -439,7 +549,13 @@ InboundResponse PeeringService::HandlePeerMessage(const InboundRequest& request,
   const AuditRecord audit{"peer:" + peer.node_id, request.remote_address, "{}"};
 
   if (action == "ping") {
-    (void)peers_.RecordContact(peer.node_id);
+    // A ping is the hot no-op: record the contact (a durable write) only when it changes what
+    // `peer list` shows — failures to clear, or a last contact older than kContactResolution.
+    const int64_t now = clock_.UnixSeconds();
+    if (peer.failures > 0 || !peer.last_contact_at ||
+        now - *peer.last_contact_at >= kContactResolution) {
+      (void)peers_.RecordContact(peer.node_id);
+    }
     return InboundResponse{
         200,
         json{{"ok", true}, {"node_id", context_.base_url}, {"at", clock_.UnixSeconds()}}.dump()};
@@ -476,9 +592,22 @@ InboundResponse PeeringService::HandlePeerMessage(const InboundRequest& request,
       return ErrorAnswer(MakeError(ErrorCode::kInvalidArgument,
                                    "the new key's kid is not its RFC 7638 thumbprint"));
     }
-    PeerKey fresh{nk.kid, nk.public_key, nk.created_at, std::nullopt, "current"};
-    Status rotated = peers_.RotateKey(peer.node_id, verified->key_id,
-                                      b["old_not_after"].get<int64_t>(), fresh, audit);
+    // The old key may stay valid for at most a year (as NodeKeyring::Rotate allows), and not
+    // end before it was made.
+    const int64_t now = clock_.UnixSeconds();
+    const int64_t old_not_after = b["old_not_after"].get<int64_t>();
+    if (old_not_after < 0 || old_not_after > now + kMaxAnnouncedOverlap) {
+      return ErrorAnswer(MakeError(ErrorCode::kInvalidArgument,
+                                   "old_not_after must lie between now and a year from now"));
+    }
+    // Valid from now: an announced created_at in the future (a fast clock) is not honoured.
+    PeerKey fresh{nk.kid, nk.public_key, std::min(nk.created_at, now), std::nullopt, "current"};
+    AuditRecord rotated_audit = audit;
+    rotated_audit.detail =
+        json{{"old_kid", verified->key_id}, {"new_kid", nk.kid}, {"old_not_after", old_not_after}}
+            .dump();
+    Status rotated =
+        peers_.RotateKey(peer.node_id, verified->key_id, old_not_after, fresh, rotated_audit);
     if (!rotated.ok()) return ErrorAnswer(rotated.error());
     (void)peers_.RecordContact(peer.node_id);
     return InboundResponse{200, json{{"ok", true}, {"kid", nk.kid}}.dump()};

@@ -13,13 +13,17 @@
 // Thread-safe. Everything passed to the constructor must outlive the service.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "federation/http_client.h"
 #include "federation/http_signature.h"
@@ -48,6 +52,15 @@ struct PeeringContext {
   std::function<std::string()> self_document;
   boost::asio::any_io_executor executor;     // where outbound requests run
   std::chrono::seconds network_timeout{30};  // bound on one outbound exchange, overall
+  // At most one key refresh sweep (see NoteUnknownKey) per this interval.
+  std::chrono::seconds key_refresh_interval{60};
+};
+
+// How telling one peer about a key rotation went.
+struct AnnounceResult {
+  std::string node_id;
+  bool ok = false;
+  std::string error;  // why it failed (empty when ok)
 };
 
 // An inbound federation request, as the HTTP layer saw it.
@@ -86,10 +99,24 @@ class PeeringService {
   // Sends a signed ping to an active peer and verifies its signed answer; returns the body.
   Result<std::string> Ping(std::string_view node);
 
-  // Announces a key rotation to every active peer, signed with `old_keys` (the keyring before
-  // the rotation). Returns how many peers were told successfully; failures are recorded.
-  int AnnounceRotation(const identity::NodeKeyring& old_keys, const identity::NodeKey& new_key,
-                       int64_t old_not_after);
+  // Announces a key rotation (POST /federation/v1/keys/rotated) to every active peer, one
+  // after the other, signed with `old_keys` (the keyring before the rotation: its current key
+  // is the old key). Returns one result per active peer; a failure is also recorded on the
+  // peer (failures, last_error). A peer that missed it learns the new key later from our node
+  // document (NoteUnknownKey on its side).
+  std::vector<AnnounceResult> AnnounceRotation(const identity::NodeKeyring& old_keys,
+                                               const identity::NodeKey& new_key,
+                                               int64_t old_not_after);
+
+  // Called when a federation request was refused for an unknown key id: a peer may have
+  // rotated its key while we could not be told. Starts, at most once per
+  // key_refresh_interval, a background re-fetch of every active peer's node document and
+  // adds the keys listed there (PeerStore::MergeKeys); the refused request itself stays
+  // refused, its sender's retry then succeeds. Does not block (one SQLite read); thread-safe.
+  void NoteUnknownKey(std::string_view kid);
+
+  // Refresh sweeps started so far (for tests and metrics).
+  uint64_t key_refresh_sweeps() const { return key_refresh_sweeps_.load(); }
 
   // Verifies and applies one inbound federation request (any of the paths above).
   InboundResponse HandleInbound(const InboundRequest& request);
@@ -108,14 +135,22 @@ class PeeringService {
                            const std::string& body, const std::vector<NodeDocumentKey>& peer_keys,
                            const identity::NodeKeyring* sign_with);
   Result<std::vector<NodeDocumentKey>> KeysOf(const Peer& peer);
+  // Checks a fetched /.well-known/kith-node of `base` (status, size, JSON, base_url).
+  Result<NodeDocument> ParseFetchedDocument(const std::string& base,
+                                            Result<ClientResponse> response) const;
   InboundResponse HandlePeerMessage(const InboundRequest& request, std::string_view action);
   InboundResponse HandleRequestMessage(const InboundRequest& request);
+
+  boost::asio::awaitable<void> RefreshPeerKeys(std::string node_id);
 
   PeeringContext context_;
   PeerStore& peers_;
   HttpClient& client_;
   ReplayCache& replay_cache_;
   const Clock& clock_;
+  std::mutex refresh_mu_;
+  std::optional<int64_t> last_refresh_at_;  // guarded by refresh_mu_
+  std::atomic<uint64_t> key_refresh_sweeps_{0};
 };
 
 }  // namespace kith::federation

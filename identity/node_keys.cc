@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <string_view>
 #include <system_error>
 
@@ -16,6 +17,8 @@ namespace kith::identity {
 namespace {
 
 constexpr size_t kSeedBytes = crypto_sign_SEEDBYTES;
+// A rotation keeps the old key for at most a year (and now + overlap cannot overflow).
+constexpr std::chrono::seconds kMaxRotationOverlap{366 * 24 * 3600};
 
 Status EnsureSodium() {
   if (sodium_init() < 0) return MakeError(ErrorCode::kInternal, "libsodium failed to initialise");
@@ -145,6 +148,51 @@ std::filesystem::path KeyPath(const std::filesystem::path& data_dir, const std::
   return data_dir / "keys" / (kid + ".key");
 }
 
+// Overwrites a key file with zeros, fsyncs it and removes it. A missing file is fine.
+Status WipeAndRemove(const std::filesystem::path& path) {
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (fd.get() < 0) {
+    if (errno == ENOENT) return OkStatus();
+    return MakeError(ErrorCode::kInternal,
+                     "cannot open node key file " + path.string() + ": " + ErrnoText(errno));
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    const std::vector<uint8_t> zeros(static_cast<size_t>(st.st_size), 0);
+    size_t written = 0;
+    while (written < zeros.size()) {
+      ssize_t n = ::write(fd.get(), zeros.data() + written, zeros.size() - written);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // still remove it below
+      written += static_cast<size_t>(n);
+    }
+    ::fsync(fd.get());
+  }
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return MakeError(ErrorCode::kInternal,
+                     "cannot remove node key file " + path.string() + ": " + ErrnoText(errno));
+  }
+  Fd dir(::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir.get() >= 0) ::fsync(dir.get());
+  return OkStatus();
+}
+
+// The kids of the rows of node_keys matching `where` (a constant SQL condition), oldest first.
+Result<std::vector<std::string>> KidsWhere(storage::Database& db, std::string_view where,
+                                           std::optional<int64_t> param) {
+  auto stmt = db.Prepare("SELECT kid FROM node_keys WHERE " + std::string(where) + " ORDER BY id");
+  if (!stmt.ok()) return std::move(stmt).error();
+  if (param) stmt->Bind(1, *param);
+  std::vector<std::string> kids;
+  while (true) {
+    auto row = stmt->Step();
+    if (!row.ok()) return std::move(row).error();
+    if (!*row) break;
+    kids.push_back(stmt->ColumnText(0));
+  }
+  return kids;
+}
+
 NodeKey KeyFromRow(const storage::Statement& row) {
   NodeKey key;
   key.kid = row.ColumnText(0);
@@ -212,6 +260,119 @@ Result<NodeKey> NodeKeyring::CreateInitial(const std::filesystem::path& data_dir
     return std::move(inserted).error();
   }
   return key;
+}
+
+Result<NodeKeyring::Rotation> NodeKeyring::Rotate(const std::filesystem::path& data_dir,
+                                                  storage::Store& store, const Clock& clock,
+                                                  std::chrono::seconds overlap) {
+  KITH_RETURN_IF_ERROR(EnsureSodium());
+  if (overlap.count() < 0 || overlap > kMaxRotationOverlap) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "the overlap of a key rotation must be between 0 and " +
+                         std::to_string(kMaxRotationOverlap.count()) + " seconds");
+  }
+  KITH_RETURN_IF_ERROR(EnsureKeysDir(data_dir / "keys"));
+
+  Rotation rotation;
+  NodeKey& key = rotation.new_key;
+  std::array<uint8_t, crypto_sign_SECRETKEYBYTES> secret{};
+  crypto_sign_keypair(key.public_key.data(), secret.data());
+  key.kid = KeyIdFor(key.public_key);
+  key.created_at = clock.UnixSeconds();
+  const std::filesystem::path path = KeyPath(data_dir, key.kid);
+  Status written = WriteFileAtomically(path, std::span(secret.data(), kSeedBytes));
+  sodium_memzero(secret.data(), secret.size());
+  KITH_RETURN_IF_ERROR(written);
+
+  const int64_t not_after = key.created_at + overlap.count();
+  Status committed = store.writer().SubmitAndWait([&](storage::Database& db) -> Status {
+    rotation.superseded.clear();
+    auto rows = db.Prepare(
+        "SELECT kid, algorithm, public_key, created_at, not_after, status FROM node_keys "
+        "WHERE status = 'current' ORDER BY id");
+    if (!rows.ok()) return std::move(rows).error();
+    while (true) {
+      auto step = rows->Step();
+      if (!step.ok()) return std::move(step).error();
+      if (!*step) break;
+      NodeKey old = KeyFromRow(*rows);
+      old.status = "retiring";
+      old.not_after = not_after;
+      rotation.superseded.push_back(std::move(old));
+    }
+    if (rotation.superseded.empty()) {
+      return MakeError(ErrorCode::kNotFound, "the node in " + data_dir.string() +
+                                                 " has no current key to rotate (run `kithctl "
+                                                 "init`)");
+    }
+    auto retire = db.Prepare(
+        "UPDATE node_keys SET status = 'retiring', not_after = ?1 WHERE status = 'current'");
+    if (!retire.ok()) return std::move(retire).error();
+    KITH_RETURN_IF_ERROR(retire->Bind(1, not_after).Run());
+    auto insert = db.Prepare(
+        "INSERT INTO node_keys (kid, algorithm, public_key, created_at, status) "
+        "VALUES (?1, ?2, ?3, ?4, 'current')");
+    if (!insert.ok()) return std::move(insert).error();
+    return insert->Bind(1, std::string_view(key.kid))
+        .Bind(2, std::string_view(key.algorithm))
+        .BindBlob(3, key.public_key)
+        .Bind(4, key.created_at)
+        .Run();
+  });
+  if (!committed.ok()) {
+    (void)WipeAndRemove(path);
+    return std::move(committed).error();
+  }
+  return rotation;
+}
+
+Result<std::vector<std::string>> NodeKeyring::PurgeExpired(const std::filesystem::path& data_dir,
+                                                           storage::Store& store,
+                                                           const Clock& clock) {
+  const int64_t now = clock.UnixSeconds();
+  std::vector<std::string> purged;
+  std::vector<std::string> retired;
+  Status committed = store.writer().SubmitAndWait([&](storage::Database& db) -> Status {
+    constexpr std::string_view kExpired = "status = 'retiring' AND not_after <= ?1";
+    auto expired = KidsWhere(db, kExpired, now);
+    if (!expired.ok()) return std::move(expired).error();
+    purged = std::move(expired).value();
+    if (!purged.empty()) {
+      auto update =
+          db.Prepare("UPDATE node_keys SET status = 'retired' WHERE " + std::string(kExpired));
+      if (!update.ok()) return std::move(update).error();
+      KITH_RETURN_IF_ERROR(update->Bind(1, now).Run());
+    }
+    // Every retired key, so that a file left behind by an earlier failed removal goes too.
+    auto all_retired = KidsWhere(db, "status = 'retired'", std::nullopt);
+    if (!all_retired.ok()) return std::move(all_retired).error();
+    retired = std::move(all_retired).value();
+    return OkStatus();
+  });
+  if (!committed.ok()) return std::move(committed).error();
+  for (const std::string& kid : retired)
+    KITH_RETURN_IF_ERROR(WipeAndRemove(KeyPath(data_dir, kid)));
+  return purged;
+}
+
+Result<std::vector<NodeKey>> NodeKeyring::List(storage::Database& db) {
+  auto rows = db.Prepare(
+      "SELECT kid, algorithm, public_key, created_at, not_after, status FROM node_keys "
+      "ORDER BY id DESC");
+  if (!rows.ok()) return std::move(rows).error();
+  std::vector<NodeKey> keys;
+  while (true) {
+    auto step = rows->Step();
+    if (!step.ok()) return std::move(step).error();
+    if (!*step) break;
+    keys.push_back(KeyFromRow(*rows));
+  }
+  return keys;
+}
+
+std::filesystem::path NodeKeyring::KeyFile(const std::filesystem::path& data_dir,
+                                           std::string_view kid) {
+  return KeyPath(data_dir, std::string(kid));
 }
 
 Result<std::shared_ptr<const NodeKeyring>> NodeKeyring::Load(const std::filesystem::path& data_dir,

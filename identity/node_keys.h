@@ -9,17 +9,20 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "storage/clock.h"
 #include "storage/database.h"
 #include "storage/result.h"
+#include "storage/store.h"
 
 namespace kith::identity {
 
@@ -52,6 +55,39 @@ class NodeKeyring {
   // Errors name the missing or unreadable file, or a wrong file mode (must be 0600).
   static Result<std::shared_ptr<const NodeKeyring>> Load(const std::filesystem::path& data_dir,
                                                          storage::Database& db);
+
+  // What Rotate did: the new current key, and the key(s) it superseded (now "retiring",
+  // not_after = now + overlap). Normally exactly one superseded key.
+  struct Rotation {
+    NodeKey new_key;
+    std::vector<NodeKey> superseded;
+  };
+
+  // Makes a new Ed25519 key: first its seed file DATA_DIR/keys/<kid>.key (0600, written
+  // atomically), then, in one write job on `store`, every "current" row becomes "retiring"
+  // with not_after = now + overlap and the new row is inserted as "current". When the job
+  // fails the new file is removed again and nothing changed. kInvalidArgument for a negative
+  // overlap or one over 366 days; kNotFound when the node has no current key. Blocks on the
+  // writer's commit (call it off the I/O threads). Safe to call concurrently: the writer
+  // serialises the jobs, so the second rotation supersedes the first one's new key.
+  // The loaded keyrings are not changed: Load again (NodeContext::reload_keys) to sign with
+  // the new key.
+  static Result<Rotation> Rotate(const std::filesystem::path& data_dir, storage::Store& store,
+                                 const Clock& clock, std::chrono::seconds overlap);
+
+  // Ends the keys whose overlap is over: every "retiring" row with not_after <= now becomes
+  // "retired" (kept, so that the kid stays on record and is never reused), and its seed file
+  // is overwritten with zeros, fsynced and removed (a missing file is fine). Returns the kids
+  // purged. Blocks on the writer; errors name the file that could not be removed (the row is
+  // then already "retired": the key is no longer published nor used, run it again to retry).
+  static Result<std::vector<std::string>> PurgeExpired(const std::filesystem::path& data_dir,
+                                                       storage::Store& store, const Clock& clock);
+
+  // Every recorded key (current, retiring and retired), newest first. Reads only `db`.
+  static Result<std::vector<NodeKey>> List(storage::Database& db);
+
+  // DATA_DIR/keys/<kid>.key: where the seed (32 bytes) of key `kid` is kept.
+  static std::filesystem::path KeyFile(const std::filesystem::path& data_dir, std::string_view kid);
 
   ~NodeKeyring();  // wipes the secret
 

@@ -4,11 +4,14 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "storage/database.h"
 #include "storage/migrations.h"
+#include "storage/store.h"
 #include "tests/support/temp_dir.h"
 
 namespace kith::identity {
@@ -213,6 +216,175 @@ TEST_F(NodeKeysTest, PublishedKeepsSupersededKeysUntilNotAfter) {
   EXPECT_EQ((*ring)->Published(1'999'999'999).size(), 2u);
   ASSERT_EQ((*ring)->Published(2'000'000'000).size(), 1u);
   EXPECT_EQ((*ring)->Published(2'000'000'000)[0].kid, key->kid);
+}
+
+// Rotation goes through the Store's writer, as in the daemon; a separate connection creates the
+// first key and loads keyrings, as `kithctl init` and kithd's start do.
+class NodeKeyRotationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_GE(sodium_init(), 0);
+    auto store = storage::Store::Open({.path = dir_ / "kith.db"});
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    store_ = std::move(store).value();
+    auto db = storage::Database::Open({.path = dir_ / "kith.db"});
+    ASSERT_TRUE(db.ok()) << db.error().message;
+    db_.emplace(std::move(db).value());
+  }
+  void TearDown() override {
+    if (store_) store_->Close();
+  }
+
+  std::shared_ptr<const NodeKeyring> LoadRing() {
+    auto ring = NodeKeyring::Load(dir_.path(), *db_);
+    EXPECT_TRUE(ring.ok()) << ring.error().message;
+    return ring.ok() ? *ring : nullptr;
+  }
+
+  std::vector<std::string> KeyFiles() const {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_ / "keys", ec)) {
+      names.push_back(entry.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  std::string StatusOf(const std::string& kid) {
+    auto stmt = db_->Prepare("SELECT status FROM node_keys WHERE kid = ?1");
+    EXPECT_TRUE(stmt.ok());
+    stmt->Bind(1, kid);
+    auto row = stmt->Step();
+    EXPECT_TRUE(row.ok() && *row) << kid;
+    return row.ok() && *row ? stmt->ColumnText(0) : "";
+  }
+
+  TempDir dir_{"rotate"};
+  std::unique_ptr<storage::Store> store_;
+  std::optional<storage::Database> db_;
+  FakeClock clock_{1'750'000'000};
+};
+
+TEST_F(NodeKeyRotationTest, RotateSignsWithTheNewKeyAndPublishesTheOldUntilNotAfter) {
+  auto first = NodeKeyring::CreateInitial(dir_.path(), *db_, clock_);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  auto before = LoadRing();
+  ASSERT_TRUE(before);
+
+  clock_.Advance(std::chrono::seconds(100));
+  auto rotation = NodeKeyring::Rotate(dir_.path(), *store_, clock_, std::chrono::hours(24));
+  ASSERT_TRUE(rotation.ok()) << rotation.error().message;
+  const NodeKey& fresh = rotation->new_key;
+  EXPECT_NE(fresh.kid, first->kid);
+  EXPECT_EQ(fresh.kid, KeyIdFor(fresh.public_key));
+  EXPECT_EQ(fresh.created_at, 1'750'000'100);
+  ASSERT_EQ(rotation->superseded.size(), 1u);
+  EXPECT_EQ(rotation->superseded[0].kid, first->kid);
+  EXPECT_EQ(rotation->superseded[0].status, "retiring");
+  EXPECT_EQ(rotation->superseded[0].not_after, 1'750'000'100 + 86'400);
+  EXPECT_EQ(Mode(NodeKeyring::KeyFile(dir_.path(), fresh.kid)), 0600);
+  EXPECT_TRUE(std::filesystem::exists(NodeKeyring::KeyFile(dir_.path(), first->kid)));
+
+  // The keyring loaded before is unchanged; a fresh load signs with the new key.
+  EXPECT_EQ(before->current().kid, first->kid);
+  auto after = LoadRing();
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->current().kid, fresh.kid);
+  const std::string message = "rotated";
+  const auto* bytes = reinterpret_cast<const uint8_t*>(message.data());
+  auto sig = after->Sign(std::span(bytes, message.size()));
+  EXPECT_EQ(crypto_sign_verify_detached(sig.data(), bytes, message.size(), fresh.public_key.data()),
+            0);
+
+  auto published = after->Published(clock_.UnixSeconds());
+  ASSERT_EQ(published.size(), 2u);
+  EXPECT_EQ(after->Published(1'750'000'100 + 86'399).size(), 2u);
+  published = after->Published(1'750'000'100 + 86'400);
+  ASSERT_EQ(published.size(), 1u);
+  EXPECT_EQ(published[0].kid, fresh.kid);
+
+  auto list = store_->Read([](storage::Database& db) { return NodeKeyring::List(db); });
+  ASSERT_TRUE(list.ok()) << list.error().message;
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].kid, fresh.kid);  // newest first
+  EXPECT_EQ((*list)[0].status, "current");
+  EXPECT_FALSE((*list)[0].not_after.has_value());
+  EXPECT_EQ((*list)[1].status, "retiring");
+}
+
+TEST_F(NodeKeyRotationTest, RotatingTwiceKeepsBothOldKeysUntilTheirOwnNotAfter) {
+  auto first = NodeKeyring::CreateInitial(dir_.path(), *db_, clock_);
+  ASSERT_TRUE(first.ok());
+  auto second = NodeKeyring::Rotate(dir_.path(), *store_, clock_, std::chrono::seconds(1000));
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  clock_.Advance(std::chrono::seconds(10));
+  auto third = NodeKeyring::Rotate(dir_.path(), *store_, clock_, std::chrono::seconds(50));
+  ASSERT_TRUE(third.ok()) << third.error().message;
+  ASSERT_EQ(third->superseded.size(), 1u);
+  EXPECT_EQ(third->superseded[0].kid, second->new_key.kid);
+
+  auto ring = LoadRing();
+  ASSERT_TRUE(ring);
+  EXPECT_EQ(ring->current().kid, third->new_key.kid);
+  EXPECT_EQ(ring->Published(1'750'000'010).size(), 3u);
+  EXPECT_EQ(ring->Published(1'750'000'060).size(), 2u);  // the second key's overlap is over
+  EXPECT_EQ(ring->Published(1'750'001'000).size(), 1u);
+}
+
+TEST_F(NodeKeyRotationTest, PurgeRetiresExpiredKeysAndWipesTheirFiles) {
+  auto first = NodeKeyring::CreateInitial(dir_.path(), *db_, clock_);
+  ASSERT_TRUE(first.ok());
+  auto rotation = NodeKeyring::Rotate(dir_.path(), *store_, clock_, std::chrono::seconds(60));
+  ASSERT_TRUE(rotation.ok()) << rotation.error().message;
+  const auto old_file = NodeKeyring::KeyFile(dir_.path(), first->kid);
+
+  // Still inside the overlap: nothing to purge.
+  clock_.Advance(std::chrono::seconds(59));
+  auto early = NodeKeyring::PurgeExpired(dir_.path(), *store_, clock_);
+  ASSERT_TRUE(early.ok()) << early.error().message;
+  EXPECT_TRUE(early->empty());
+  EXPECT_TRUE(std::filesystem::exists(old_file));
+  EXPECT_EQ(StatusOf(first->kid), "retiring");
+
+  clock_.Advance(std::chrono::seconds(1));
+  auto purged = NodeKeyring::PurgeExpired(dir_.path(), *store_, clock_);
+  ASSERT_TRUE(purged.ok()) << purged.error().message;
+  ASSERT_EQ(purged->size(), 1u);
+  EXPECT_EQ((*purged)[0], first->kid);
+  EXPECT_FALSE(std::filesystem::exists(old_file));
+  EXPECT_EQ(StatusOf(first->kid), "retired");
+  EXPECT_EQ(StatusOf(rotation->new_key.kid), "current");
+  EXPECT_EQ(KeyFiles(), std::vector<std::string>{rotation->new_key.kid + ".key"});
+
+  auto ring = LoadRing();
+  ASSERT_TRUE(ring);
+  ASSERT_EQ(ring->Published(0).size(), 1u);  // retired keys are never published
+  EXPECT_EQ(ring->Published(0)[0].kid, rotation->new_key.kid);
+
+  // Idempotent.
+  auto again = NodeKeyring::PurgeExpired(dir_.path(), *store_, clock_);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_TRUE(again->empty());
+}
+
+TEST_F(NodeKeyRotationTest, FailedRotationLeavesNoFileAndChangesNothing) {
+  // No key yet: the write job fails, and the new key's file is removed again.
+  ASSERT_TRUE(std::filesystem::create_directory(dir_ / "keys"));
+  auto rotation = NodeKeyring::Rotate(dir_.path(), *store_, clock_, std::chrono::seconds(60));
+  ASSERT_FALSE(rotation.ok());
+  EXPECT_EQ(rotation.error().code, ErrorCode::kNotFound);
+  EXPECT_TRUE(KeyFiles().empty());
+
+  auto first = NodeKeyring::CreateInitial(dir_.path(), *db_, clock_);
+  ASSERT_TRUE(first.ok());
+  for (auto overlap : {std::chrono::seconds(-1), std::chrono::seconds(367 * 24 * 3600)}) {
+    auto bad = NodeKeyring::Rotate(dir_.path(), *store_, clock_, overlap);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
+  }
+  EXPECT_EQ(KeyFiles(), std::vector<std::string>{first->kid + ".key"});
+  EXPECT_EQ(StatusOf(first->kid), "current");
 }
 
 }  // namespace
