@@ -3,6 +3,9 @@
 #include <system_error>
 
 #include "admin/admin_router.h"
+#include "admin/client_ops.h"
+#include "admin/key_ops.h"
+#include "admin/member_ops.h"
 #include "admin/peer_ops.h"
 
 #ifndef KITH_VERSION
@@ -30,8 +33,8 @@ Result<nlohmann::json> GetStatus(const NodeContext& context) {
                          {"organisation", context.organisation},
                          {"base_url", context.base_url},
                          {"data_dir", context.data_dir.string()}};
-  if (context.keys) {
-    const identity::NodeKey& key = context.keys->current();
+  if (auto keyring = context.node_keys ? context.node_keys->Get() : nullptr) {
+    const identity::NodeKey& key = keyring->current();
     node["key"] = {{"kid", key.kid},
                    {"algorithm", key.algorithm},
                    {"fingerprint", identity::Fingerprint(key.public_key)},
@@ -82,6 +85,9 @@ AdminApi::AdminApi(NodeContext context) : state_(std::make_shared<State>()) {
   state_->router.Add("POST", "/v1/backup",
                      [ctx](const AdminRequest& request) { return RunBackup(*ctx, request); });
   AddPeerRoutes(state_->router, ctx->peering, ctx->peers);
+  AddKeyRoutes(state_->router, ctx, SystemClock::Instance());
+  AddMemberRoutes(state_->router, ctx);
+  AddClientRoutes(state_->router, ctx->clients);
 }
 
 AdminResponse AdminApi::Handle(std::string_view method, std::string_view path,

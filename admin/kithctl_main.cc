@@ -3,6 +3,8 @@
 //   kithctl init --data-dir D --base-url URL --name NAME --organisation ORG [--listen A] [--port N]
 //   kithctl status [--data-dir D] [--json]
 //   kithctl backup PATH [--data-dir D] [--json]
+//   kithctl member ... / kithctl client ...   (admin/member_commands.h, admin/client_commands.h)
+//   kithctl keys list|rotate|purge           (admin/key_commands.h)
 //
 // Exit codes: 0 ok, 1 the operation failed, 2 usage error.
 #include <CLI/CLI.hpp>
@@ -14,6 +16,9 @@
 #include <string>
 
 #include "admin/admin_client.h"
+#include "admin/client_commands.h"
+#include "admin/key_commands.h"
+#include "admin/member_commands.h"
 #include "admin/node_init.h"
 #include "admin/peer_commands.h"
 #include "storage/clock.h"
@@ -204,6 +209,9 @@ int main(int argc, char** argv) {
   }
 
   auto peer_commands = kith::admin::AddPeerCommands(app, data_dir);
+  auto key_commands = kith::admin::AddKeyCommands(app, data_dir);
+  auto member_commands = kith::admin::AddMemberCommands(app, data_dir);
+  auto client_commands = kith::admin::AddClientCommands(app, data_dir);
 
   try {
     app.parse(argc, argv);
@@ -227,6 +235,9 @@ int main(int argc, char** argv) {
     if (status_cmd->parsed()) return RunStatus(data_dir, json);
     if (backup_cmd->parsed()) return RunBackup(data_dir, backup_path, json);
     if (auto code = kith::admin::RunPeerCommands(*peer_commands)) return *code;
+    if (auto code = kith::admin::RunKeyCommands(*key_commands)) return *code;
+    if (auto code = kith::admin::RunMemberCommands(*member_commands)) return *code;
+    if (auto code = kith::admin::RunClientCommands(*client_commands)) return *code;
   } catch (const std::exception& e) {
     std::cerr << "kithctl: unexpected error: " << e.what() << "\n";
     return kExitFailed;
