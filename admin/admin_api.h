@@ -52,6 +52,7 @@ struct NodeContext {
   std::string name;
   std::string organisation;
   std::string base_url;
+  std::string domain;  // members' address domain (handle@domain): the base URL's host[:port]
   std::chrono::steady_clock::time_point started_at;
   // Live figures of the HTTP server (open connections, requests served, ...), as JSON.
   std::function<nlohmann::json()> server_stats;

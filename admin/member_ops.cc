@@ -194,7 +194,7 @@ Result<json> ListMembers(const NodeContext& ctx, const AdminRequest& request) {
   if (query->q.empty()) {
     auto page = ctx.members->List(after, query->limit);
     if (!page.ok()) return std::move(page).error();
-    for (const auto& m : page->members) out.push_back(MemberJson(m, ctx.name));
+    for (const auto& m : page->members) out.push_back(MemberJson(m, ctx.domain));
     next_after = page->next_after;
   } else {
     // No index serves substring search: scan the table in pages until the answer is full.
@@ -209,7 +209,7 @@ Result<json> ListMembers(const NodeContext& ctx, const AdminRequest& request) {
           break;
         }
         after = m.id;
-        if (Matches(m, query->q)) out.push_back(MemberJson(m, ctx.name));
+        if (Matches(m, query->q)) out.push_back(MemberJson(m, ctx.domain));
       }
       if (full || (out.size() == query->limit && page->next_after != 0)) {
         next_after = after;
@@ -282,7 +282,7 @@ Result<json> AddMember(const NodeContext& ctx, const AdminRequest& request) {
     Wipe(*password);
     return std::move(added).error();
   }
-  json out{{"member", MemberJson(*added, ctx.name)}};
+  json out{{"member", MemberJson(*added, ctx.domain)}};
   if (generated) out["password"] = *password;
   Wipe(*password);
   return out;
@@ -296,7 +296,7 @@ Result<json> SetStatus(const NodeContext& ctx, const AdminRequest& request,
     ctx.members->SetStatus(member->id, status, std::move(done));
   });
   if (!updated.ok()) return std::move(updated).error();
-  return json{{"member", MemberJson(*updated, ctx.name)}};
+  return json{{"member", MemberJson(*updated, ctx.domain)}};
 }
 
 Result<json> ResetPassword(const NodeContext& ctx, const AdminRequest& request) {
@@ -343,7 +343,7 @@ Result<json> ResetPassword(const NodeContext& ctx, const AdminRequest& request) 
                          ended.error().message + "); run reset-password again");
   }
   auto updated = ctx.members->GetById(member->id);
-  json out{{"member", MemberJson(updated.ok() ? *updated : *member, ctx.name)},
+  json out{{"member", MemberJson(updated.ok() ? *updated : *member, ctx.domain)},
            {"sessions_ended", *ended}};
   if (generated) out["password"] = *password;
   Wipe(*password);
@@ -410,7 +410,7 @@ void AddMemberRoutes(AdminRouter& router, const NodeContext* context) {
              guarded([](const NodeContext& ctx, const AdminRequest& request) -> Result<json> {
                auto member = MemberFromPath(*ctx.members, request);
                if (!member.ok()) return std::move(member).error();
-               return json{{"member", MemberJson(*member, ctx.name)}};
+               return json{{"member", MemberJson(*member, ctx.domain)}};
              }));
   router.Add("DELETE", "/v1/members/{handle}", guarded(&RemoveMember));
   router.Add("POST", "/v1/members/{handle}/disable",

@@ -29,6 +29,16 @@ struct NodeSection {
   std::string organisation;
   std::string base_url = "http://127.0.0.1:8401";  // normalised: no trailing slash
   std::filesystem::path data_dir;                  // absolute; default: the config's folder
+
+  // The domain of members' addresses (`handle@domain`): the base URL's host, with its port
+  // when it has one, e.g. "council-a.example" or "127.0.0.1:8402".
+  std::string domain() const {
+    std::string_view rest = base_url;
+    if (auto scheme = rest.find("://"); scheme != std::string_view::npos) {
+      rest.remove_prefix(scheme + 3);
+    }
+    return std::string(rest.substr(0, rest.find('/')));
+  }
 };
 
 struct HttpSection {

@@ -160,7 +160,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
     d->clients_ = std::make_unique<identity::OidcClientStore>(*d->store_, clock);
     identity::OidcProvider::Options oidc_options;
     oidc_options.issuer = c.node.base_url;
-    oidc_options.node_name = c.node.name;
+    oidc_options.node_name = c.node.domain();
     d->oidc_ = std::make_unique<identity::OidcProvider>(
         *d->store_, clock, *d->members_, *d->clients_,
         [keys = d->oidc_keys_.get()] { return keys->Get(); }, oidc_options);
@@ -210,6 +210,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
   context.name = c.node.name;
   context.organisation = c.node.organisation;
   context.base_url = c.node.base_url;
+  context.domain = c.node.domain();
   context.started_at = d->started_at_;
   Daemon* raw = d.get();
   context.peering = d->peering_.get();

@@ -225,14 +225,14 @@ class WebPages {
     return page;
   }
 
-  // Looks up the member a sign-in names: a handle, "handle@<node name>", or an email address.
+  // Looks up the member a sign-in names: a handle, "handle@<node domain>", or an email address.
   // nullopt when there is none (or the name cannot be one); an Error for a database failure.
   Result<std::optional<Member>> FindMember(std::string_view username) {
     if (username.empty() || username.size() > kMaxUsernameBytes) {
       return std::optional<Member>();
     }
     Result<Member> found = MakeError(ErrorCode::kNotFound, "");
-    const std::string suffix = "@" + Lower(c_.config != nullptr ? c_.config->node.name : "");
+    const std::string suffix = "@" + Lower(c_.config != nullptr ? c_.config->node.domain() : "");
     const std::string lower = Lower(username);
     if (lower.find('@') == std::string::npos) {
       found = c_.members->GetByHandle(username);
@@ -461,16 +461,17 @@ class WebPages {
   // and the member's sessions.
   json AccountData(const SignedIn& who, const json* entered = nullptr) {
     const Member& m = who.member;
-    json data = {{"page_title", "Your account"},
-                 {"handle", m.handle},
-                 {"handle_address", m.Address(c_.config != nullptr ? c_.config->node.name : "")},
-                 {"profile",
-                  {{"display_name", m.display_name},
-                   {"email", m.email},
-                   {"organisation", m.organisation},
-                   {"job_title", m.job_title},
-                   {"bio", m.bio}}},
-                 {"sessions", json::array()}};
+    json data = {
+        {"page_title", "Your account"},
+        {"handle", m.handle},
+        {"handle_address", m.Address(c_.config != nullptr ? c_.config->node.domain() : "")},
+        {"profile",
+         {{"display_name", m.display_name},
+          {"email", m.email},
+          {"organisation", m.organisation},
+          {"job_title", m.job_title},
+          {"bio", m.bio}}},
+        {"sessions", json::array()}};
     if (entered != nullptr) data["profile"] = *entered;
     auto sessions = c_.sessions->ListForMember(m.id);
     if (sessions.ok()) {

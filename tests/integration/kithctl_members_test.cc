@@ -22,6 +22,8 @@ std::unique_ptr<TestNode> StartNode() {
   TestNodeOptions options;
   options.name = "council-a.example";
   options.env.emplace_back("KITH_IDENTITY_PASSWORD_COST", "minimum");
+  // Members' addresses are handle@<the base URL's host>.
+  options.env.emplace_back("KITH_NODE_BASE_URL", "https://council-a.example");
   return TestNode::Start(options);
 }
 

@@ -39,6 +39,7 @@ class MemberOpsTest : public ::testing::Test {
     context.data_dir = report->data_dir;
     context.store = store_.get();
     context.name = init.name;
+    context.domain = "council-a.example";
     context.members = members_.get();
     context.sessions = sessions_.get();
     context.hasher = hasher_.get();

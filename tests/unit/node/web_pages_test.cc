@@ -338,7 +338,7 @@ TEST_F(WebPagesTest, SessionCookieIsSecureForAnHttpsNode) {
 }
 
 TEST_F(WebPagesTest, SignInByEmailOrAddress) {
-  Start();
+  Start("https://council-a.example");  // addresses are handle@<the base URL's host>
   AddMember("ann");
   Cookies a, b, c;
   EXPECT_EQ(SignIn(a, "ANN@council-a.example.org").status, 303);
