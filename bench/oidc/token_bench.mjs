@@ -104,7 +104,10 @@ async function sanityExchange(tokenUrl, code, authorization) {
 }
 
 async function benchKith() {
-  const node = await KithNode.start({ binDir, passwordCost: 'minimum' });
+  // No access log: wrk runs synchronously (execFileSync), so nothing drains kithd's output pipe
+  // during the timed phase, and a full pipe would stall kithd's logging and with it the run.
+  const node = await KithNode.start({ binDir, passwordCost: 'minimum',
+    env: { KITH_LOG_ACCESS_LOG: 'false' } });
   try {
     const password = 'token-figure-password-9x';
     node.addMember('bench', password);
