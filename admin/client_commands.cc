@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "admin/admin_client.h"
-#include "admin/member_commands.h"
+#include "admin/command_output.h"
 
 namespace kith::admin {
 
@@ -32,16 +32,8 @@ struct ClientCommands {
 
 namespace {
 
-constexpr int kOk = 0;
-constexpr int kUsage = 2;
 // A JWK Set of a few keys is a few KiB; the node refuses more than 64 KiB.
 constexpr std::streamsize kMaxJwksFile = 64 * 1024;
-
-std::string Str(const json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return std::string();
-  return it->is_string() ? it->get<std::string>() : it->dump();
-}
 
 std::string Join(const json& list) {
   std::string out;
@@ -97,18 +89,18 @@ int RunAdd(const ClientCommands& c, const AdminClient& client) {
   if (!reply.ok()) return CommandFail(reply.error(), c.json_output);
   if (c.json_output) {
     std::cout << reply->dump() << "\n";
-    return kOk;
+    return kExitOk;
   }
   const json& registered = (*reply)["client"];
-  std::cout << "Registered client \"" << Str(registered, "name") << "\"\n"
-            << "  client_id:     " << Str(registered, "client_id") << "\n"
-            << "  auth method:   " << Str(registered, "auth_method") << "\n"
-            << "  ID token alg:  " << Str(registered, "id_token_alg") << "\n";
+  std::cout << "Registered client \"" << JsonText(registered, "name") << "\"\n"
+            << "  client_id:     " << JsonText(registered, "client_id") << "\n"
+            << "  auth method:   " << JsonText(registered, "auth_method") << "\n"
+            << "  ID token alg:  " << JsonText(registered, "id_token_alg") << "\n";
   if (reply->contains("client_secret")) {
-    std::cout << "  client_secret: " << Str(*reply, "client_secret") << "\n"
+    std::cout << "  client_secret: " << JsonText(*reply, "client_secret") << "\n"
               << "The secret is shown only now: store it in the relying party's configuration.\n";
   }
-  return kOk;
+  return kExitOk;
 }
 
 int RunList(const ClientCommands& c, const AdminClient& client) {
@@ -116,22 +108,23 @@ int RunList(const ClientCommands& c, const AdminClient& client) {
   if (!reply.ok()) return CommandFail(reply.error(), c.json_output);
   if (c.json_output) {
     std::cout << reply->dump() << "\n";
-    return kOk;
+    return kExitOk;
   }
   const json& clients = (*reply)["clients"];
   if (clients.empty()) {
     std::cout << "No clients.\n";
-    return kOk;
+    return kExitOk;
   }
   std::vector<std::vector<std::string>> rows;
   for (const auto& cl : clients) {
     std::string kind = cl.value("public", false) ? "public" : "confidential";
     if (cl.value("first_party", false)) kind += ",first-party";
-    rows.push_back({Str(cl, "client_id"), Str(cl, "name"), kind, Str(cl, "auth_method"),
-                    Str(cl, "id_token_alg"), Join(cl.value("redirect_uris", json::array()))});
+    rows.push_back({JsonText(cl, "client_id"), JsonText(cl, "name"), kind,
+                    JsonText(cl, "auth_method"), JsonText(cl, "id_token_alg"),
+                    Join(cl.value("redirect_uris", json::array()))});
   }
   PrintTable({"CLIENT ID", "NAME", "TYPE", "AUTH", "ALG", "REDIRECT URIS"}, rows);
-  return kOk;
+  return kExitOk;
 }
 
 int RunRemove(const ClientCommands& c, const AdminClient& client) {
@@ -140,9 +133,9 @@ int RunRemove(const ClientCommands& c, const AdminClient& client) {
   if (c.json_output) {
     std::cout << reply->dump() << "\n";
   } else {
-    std::cout << "Removed client " << Str(*reply, "removed") << ".\n";
+    std::cout << "Removed client " << JsonText(*reply, "removed") << ".\n";
   }
-  return kOk;
+  return kExitOk;
 }
 
 }  // namespace
@@ -194,7 +187,7 @@ std::optional<int> RunClientCommands(const ClientCommands& c) {
   if (c.add->parsed()) return RunAdd(c, client);
   if (c.list->parsed()) return RunList(c, client);
   if (c.remove->parsed()) return RunRemove(c, client);
-  return kUsage;
+  return kExitUsage;
 }
 
 }  // namespace kith::admin

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "admin/admin_client.h"
+#include "admin/command_output.h"
 
 namespace kith::admin {
 
@@ -26,107 +27,80 @@ struct KeyCommands {
 
 namespace {
 
-constexpr int kOk = 0;
-constexpr int kFailed = 1;
-constexpr int kUsage = 2;
 constexpr int64_t kMaxOverlapSeconds = 366 * 24 * 3600;
-
-int Fail(const Error& error, bool as_json) {
-  if (as_json) {
-    std::cout << json{{"error", std::string(error.Name())}, {"message", error.message}}.dump()
-              << "\n";
-  } else {
-    std::cerr << "kithctl: " << error.message << "\n";
-  }
-  return error.code == ErrorCode::kInvalidArgument ? kUsage : kFailed;
-}
-
-std::string When(const json& value) {
-  if (!value.is_number_integer()) return "-";
-  const std::time_t t = value.get<int64_t>();
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::string Str(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
 
 int RunList(const KeyCommands& c, const AdminClient& client) {
   auto reply = client.CallOk("GET", "/v1/keys");
-  if (!reply.ok()) return Fail(reply.error(), c.json_output);
+  if (!reply.ok()) return CommandFail(reply.error(), c.json_output);
   if (c.json_output) {
     std::cout << reply->dump() << "\n";
-    return kOk;
+    return kExitOk;
   }
   std::cout << "Node keys (Ed25519, sign federation messages):\n";
   std::cout << "  " << std::left << std::setw(10) << "STATUS" << std::setw(22) << "CREATED"
             << std::setw(22) << "VALID UNTIL"
             << "KID / FINGERPRINT\n";
   for (const auto& k : (*reply)["node"]) {
-    std::cout << "  " << std::left << std::setw(10) << Str(k, "status") << std::setw(22)
-              << When(k["created_at"]) << std::setw(22) << When(k["not_after"]) << Str(k, "kid")
-              << "\n  " << std::setw(54) << "" << Str(k, "fingerprint") << "\n";
+    std::cout << "  " << std::left << std::setw(10) << JsonText(k, "status") << std::setw(22)
+              << FormatUnixTime(k["created_at"]) << std::setw(22) << FormatUnixTime(k["not_after"])
+              << JsonText(k, "kid") << "\n  " << std::setw(54) << "" << JsonText(k, "fingerprint")
+              << "\n";
   }
   std::cout << "OIDC keys (RS256, sign ID tokens):\n";
   for (const auto& k : (*reply)["oidc"]) {
-    std::cout << "  " << std::left << std::setw(10) << Str(k, "status") << std::setw(22)
-              << When(k["created_at"]) << std::setw(22) << When(k["not_after"]) << Str(k, "kid")
-              << "\n";
+    std::cout << "  " << std::left << std::setw(10) << JsonText(k, "status") << std::setw(22)
+              << FormatUnixTime(k["created_at"]) << std::setw(22) << FormatUnixTime(k["not_after"])
+              << JsonText(k, "kid") << "\n";
   }
-  return kOk;
+  return kExitOk;
 }
 
 int RunRotate(const KeyCommands& c, const AdminClient& client) {
   auto overlap = ParseKeyOverlap(c.overlap);
-  if (!overlap.ok()) return Fail(overlap.error(), c.json_output);
+  if (!overlap.ok()) return CommandFail(overlap.error(), c.json_output);
   const json body{{"kind", c.oidc ? "oidc" : "node"}, {"overlap_seconds", overlap->count()}};
   // Generous: an RSA key takes a moment, and each peer gets the announcement in turn.
   auto reply = client.CallOk("POST", "/v1/keys/rotate", body.dump(), std::chrono::minutes(10));
-  if (!reply.ok()) return Fail(reply.error(), c.json_output);
+  if (!reply.ok()) return CommandFail(reply.error(), c.json_output);
   int failed = 0;
   for (const auto& a : reply->value("announced", json::array())) {
     if (!a.value("ok", false)) ++failed;
   }
   if (c.json_output) {
     std::cout << reply->dump() << "\n";
-    return failed ? kFailed : kOk;
+    return failed ? kExitFailed : kExitOk;
   }
   std::cout << (c.oidc ? "OIDC signing key" : "Node key") << " rotated.\n"
-            << "  new key:     " << Str(*reply, "kid") << "\n";
-  if (!Str(*reply, "fingerprint").empty()) {
-    std::cout << "  fingerprint: " << Str(*reply, "fingerprint") << "\n";
+            << "  new key:     " << JsonText(*reply, "kid") << "\n";
+  if (!JsonText(*reply, "fingerprint").empty()) {
+    std::cout << "  fingerprint: " << JsonText(*reply, "fingerprint") << "\n";
   }
-  if (!Str(*reply, "old_kid").empty()) {
-    std::cout << "  old key:     " << Str(*reply, "old_kid") << ", valid until "
-              << When((*reply)["old_not_after"]) << "\n";
+  if (!JsonText(*reply, "old_kid").empty()) {
+    std::cout << "  old key:     " << JsonText(*reply, "old_kid") << ", valid until "
+              << FormatUnixTime((*reply)["old_not_after"]) << "\n";
   }
   for (const auto& a : reply->value("announced", json::array())) {
-    std::cout << "  peer " << Str(a, "node_id") << ": "
-              << (a.value("ok", false) ? "told" : "NOT told: " + Str(a, "error")) << "\n";
+    std::cout << "  peer " << JsonText(a, "node_id") << ": "
+              << (a.value("ok", false) ? "told" : "NOT told: " + JsonText(a, "error")) << "\n";
   }
   if (failed) {
     std::cout << "warning: " << failed
               << " peer(s) could not be told; they learn the new key from this node's document "
                  "when its first signature reaches them\n";
   }
-  return failed ? kFailed : kOk;
+  return failed ? kExitFailed : kExitOk;
 }
 
 int RunPurge(const KeyCommands& c, const AdminClient& client) {
   auto reply = client.CallOk("POST", "/v1/keys/purge", "{}");
-  if (!reply.ok()) return Fail(reply.error(), c.json_output);
+  if (!reply.ok()) return CommandFail(reply.error(), c.json_output);
   if (c.json_output) {
     std::cout << reply->dump() << "\n";
-    return kOk;
+    return kExitOk;
   }
   std::cout << "Retired " << (*reply)["node"].size() << " node key(s) and deleted "
             << reply->value("oidc", 0) << " OIDC key(s) whose overlap was over.\n";
-  return kOk;
+  return kExitOk;
 }
 
 }  // namespace
@@ -192,7 +166,7 @@ std::optional<int> RunKeyCommands(const KeyCommands& c) {
   if (c.list->parsed()) return RunList(c, client);
   if (c.rotate->parsed()) return RunRotate(c, client);
   if (c.purge->parsed()) return RunPurge(c, client);
-  return kUsage;
+  return kExitUsage;
 }
 
 }  // namespace kith::admin

@@ -17,6 +17,7 @@
 
 #include "admin/admin_client.h"
 #include "admin/client_commands.h"
+#include "admin/command_output.h"
 #include "admin/key_commands.h"
 #include "admin/member_commands.h"
 #include "admin/node_init.h"
@@ -27,25 +28,16 @@ namespace {
 
 using kith::ErrorCode;
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailed = 1;
-constexpr int kExitUsage = 2;
+using kith::admin::kExitFailed;
+using kith::admin::kExitOk;
+using kith::admin::kExitUsage;
 
 std::string DefaultDataDir() {
   const char* env = std::getenv("KITH_DATA_DIR");
   return env && *env ? env : "/var/lib/kith";
 }
 
-int Fail(const kith::Error& error, bool json) {
-  if (json) {
-    std::cout
-        << nlohmann::json{{"error", std::string(error.Name())}, {"message", error.message}}.dump()
-        << "\n";
-  } else {
-    std::cerr << "kithctl: " << error.message << "\n";
-  }
-  return error.code == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailed;
-}
+int Fail(const kith::Error& error, bool json) { return kith::admin::CommandFail(error, json); }
 
 std::string HumanBytes(uint64_t bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};

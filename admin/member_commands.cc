@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "admin/admin_client.h"
+#include "admin/command_output.h"
 
 namespace kith::admin {
 
@@ -46,32 +47,11 @@ struct MemberCommands {
 
 namespace {
 
-constexpr int kOk = 0;
-constexpr int kFailed = 1;
-constexpr int kUsage = 2;
-constexpr int kDeclined = 3;
-
 // Importing hashes every password in the file with Argon2id: give it time.
 constexpr auto kImportTimeout = std::chrono::minutes(30);
 constexpr auto kHashTimeout = std::chrono::minutes(2);
 // Pages fetched by `member list` at a time.
 constexpr int64_t kPage = 1000;
-
-std::string Str(const json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return std::string();
-  return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
-std::string When(const json& value) {
-  if (!value.is_number_integer()) return "-";
-  const std::time_t t = value.get<int64_t>();
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
-  return buf;
-}
 
 // Reads the password for --password-stdin: one line, without its line end.
 Result<std::string> ReadPasswordLine() {
@@ -95,30 +75,30 @@ std::string MemberPath(const std::string& handle, std::string_view suffix = {}) 
 
 void PrintMember(const json& m) {
   const std::pair<const char*, std::string> lines[] = {
-      {"Handle:", Str(m, "handle")},
-      {"Address:", Str(m, "address")},
-      {"Name:", Str(m, "display_name")},
-      {"Email:", Str(m, "email")},
-      {"Organisation:", Str(m, "organisation")},
-      {"Job title:", Str(m, "job_title")},
-      {"Status:", Str(m, "status")},
-      {"Directory:", Str(m, "visibility")},
+      {"Handle:", JsonText(m, "handle")},
+      {"Address:", JsonText(m, "address")},
+      {"Name:", JsonText(m, "display_name")},
+      {"Email:", JsonText(m, "email")},
+      {"Organisation:", JsonText(m, "organisation")},
+      {"Job title:", JsonText(m, "job_title")},
+      {"Status:", JsonText(m, "status")},
+      {"Directory:", JsonText(m, "visibility")},
       {"Password set:", m.value("has_password", false) ? "yes" : "no"},
-      {"Subject:", Str(m, "sub")},
-      {"Created:", When(m.value("created_at", json()))},
-      {"Updated:", When(m.value("updated_at", json()))},
+      {"Subject:", JsonText(m, "sub")},
+      {"Created:", FormatUnixTime(m.value("created_at", json()))},
+      {"Updated:", FormatUnixTime(m.value("updated_at", json()))},
   };
   for (const auto& [label, value] : lines) {
     std::cout << std::left << std::setw(15) << label << value << "\n";
   }
-  if (!Str(m, "bio").empty()) std::cout << "Bio:\n  " << Str(m, "bio") << "\n";
+  if (!JsonText(m, "bio").empty()) std::cout << "Bio:\n  " << JsonText(m, "bio") << "\n";
 }
 
 // Prints a generated password, making clear it will not be shown again.
 void PrintPassword(const json& reply) {
   if (!reply.contains("password")) return;
   std::cout << "Password (shown only now; give it to the member over a safe channel):\n  "
-            << Str(reply, "password") << "\n";
+            << JsonText(reply, "password") << "\n";
 }
 
 int RunAdd(const MemberCommands& c, const AdminClient& client) {
@@ -139,13 +119,13 @@ int RunAdd(const MemberCommands& c, const AdminClient& client) {
   if (!reply.ok()) return CommandFail(reply.error(), c.json_output);
   if (c.json_output) {
     std::cout << reply->dump() << "\n";
-    return kOk;
+    return kExitOk;
   }
   const json& m = (*reply)["member"];
-  std::cout << "Added member " << Str(m, "address") << " (" << Str(m, "display_name") << ", "
-            << Str(m, "email") << ")\n";
+  std::cout << "Added member " << JsonText(m, "address") << " (" << JsonText(m, "display_name")
+            << ", " << JsonText(m, "email") << ")\n";
   PrintPassword(*reply);
-  return kOk;
+  return kExitOk;
 }
 
 int RunList(const MemberCommands& c, const AdminClient& client) {
@@ -178,23 +158,23 @@ int RunList(const MemberCommands& c, const AdminClient& client) {
   }
   if (c.json_output) {
     std::cout << json{{"members", members}, {"next_after", next_after}}.dump() << "\n";
-    return kOk;
+    return kExitOk;
   }
   if (members.empty()) {
     std::cout << "No members.\n";
-    return kOk;
+    return kExitOk;
   }
   std::vector<std::vector<std::string>> rows;
   rows.reserve(members.size());
   for (const auto& m : members) {
-    rows.push_back({Str(m, "handle"), Str(m, "status"), Str(m, "email"), Str(m, "display_name"),
-                    Str(m, "organisation")});
+    rows.push_back({JsonText(m, "handle"), JsonText(m, "status"), JsonText(m, "email"),
+                    JsonText(m, "display_name"), JsonText(m, "organisation")});
   }
   PrintTable({"HANDLE", "STATUS", "EMAIL", "NAME", "ORGANISATION"}, rows);
   if (next_after != 0) {
     std::cout << "(more: kithctl member list --after " << next_after << ")\n";
   }
-  return kOk;
+  return kExitOk;
 }
 
 int RunShow(const MemberCommands& c, const AdminClient& client) {
@@ -205,7 +185,7 @@ int RunShow(const MemberCommands& c, const AdminClient& client) {
   } else {
     PrintMember((*reply)["member"]);
   }
-  return kOk;
+  return kExitOk;
 }
 
 int RunStatus(const MemberCommands& c, const AdminClient& client, bool disable) {
@@ -213,16 +193,16 @@ int RunStatus(const MemberCommands& c, const AdminClient& client, bool disable) 
   if (!reply.ok()) return CommandFail(reply.error(), c.json_output);
   if (c.json_output) {
     std::cout << reply->dump() << "\n";
-    return kOk;
+    return kExitOk;
   }
   const json& m = (*reply)["member"];
   if (disable) {
-    std::cout << "Disabled " << Str(m, "address")
+    std::cout << "Disabled " << JsonText(m, "address")
               << ": they are signed out everywhere and cannot sign in.\n";
   } else {
-    std::cout << "Enabled " << Str(m, "address") << ".\n";
+    std::cout << "Enabled " << JsonText(m, "address") << ".\n";
   }
-  return kOk;
+  return kExitOk;
 }
 
 int RunReset(const MemberCommands& c, const AdminClient& client) {
@@ -239,12 +219,12 @@ int RunReset(const MemberCommands& c, const AdminClient& client) {
   if (!reply.ok()) return CommandFail(reply.error(), c.json_output);
   if (c.json_output) {
     std::cout << reply->dump() << "\n";
-    return kOk;
+    return kExitOk;
   }
-  std::cout << "Password of " << Str((*reply)["member"], "address") << " reset; "
+  std::cout << "Password of " << JsonText((*reply)["member"], "address") << " reset; "
             << reply->value("sessions_ended", int64_t{0}) << " session(s) ended.\n";
   PrintPassword(*reply);
-  return kOk;
+  return kExitOk;
 }
 
 int RunRemove(const MemberCommands& c, const AdminClient& client) {
@@ -254,13 +234,13 @@ int RunRemove(const MemberCommands& c, const AdminClient& client) {
     const json& m = (*member)["member"];
     // With --json, stdout carries only the JSON answer.
     std::ostream& out = c.json_output ? std::cerr : std::cout;
-    out << "Remove " << Str(m, "address") << " (" << Str(m, "display_name") << ", "
-        << Str(m, "email") << ")? Their sessions end and the account cannot be restored. "
+    out << "Remove " << JsonText(m, "address") << " (" << JsonText(m, "display_name") << ", "
+        << JsonText(m, "email") << ")? Their sessions end and the account cannot be restored. "
         << "[y/N] " << std::flush;
     std::string answer;
     if (!std::getline(std::cin, answer) || (answer != "y" && answer != "Y" && answer != "yes")) {
       std::cerr << "kithctl: not removed\n";
-      return kDeclined;
+      return kExitDeclined;
     }
   }
   auto reply = client.CallOk("DELETE", MemberPath(c.handle));
@@ -268,9 +248,9 @@ int RunRemove(const MemberCommands& c, const AdminClient& client) {
   if (c.json_output) {
     std::cout << reply->dump() << "\n";
   } else {
-    std::cout << "Removed member " << Str(*reply, "removed") << ".\n";
+    std::cout << "Removed member " << JsonText(*reply, "removed") << ".\n";
   }
-  return kOk;
+  return kExitOk;
 }
 
 int RunImport(const MemberCommands& c, const AdminClient& client) {
@@ -302,58 +282,22 @@ int RunImport(const MemberCommands& c, const AdminClient& client) {
   Wipe(body["csv"].get_ref<std::string&>());
   if (!reply.ok()) return CommandFail(reply.error(), c.json_output);
   const json& rejected = (*reply)["rejected"];
-  const int code = rejected.empty() && reply->value("committed", false) ? kOk : kFailed;
+  const int code = rejected.empty() && reply->value("committed", false) ? kExitOk : kExitFailed;
   if (c.json_output) {
     std::cout << reply->dump() << "\n";
     return code;
   }
-  std::ostream& out = code == kOk ? std::cout : std::cerr;
+  std::ostream& out = code == kExitOk ? std::cout : std::cerr;
   for (const auto& row : rejected) {
     out << c.file << ":" << row.value("line", int64_t{0});
-    if (!Str(row, "handle").empty()) out << " (" << Str(row, "handle") << ")";
-    out << ": " << Str(row, "reason") << "\n";
+    if (!JsonText(row, "handle").empty()) out << " (" << JsonText(row, "handle") << ")";
+    out << ": " << JsonText(row, "reason") << "\n";
   }
-  out << Str(*reply, "summary") << "\n";
+  out << JsonText(*reply, "summary") << "\n";
   return code;
 }
 
 }  // namespace
-
-int CommandFail(const Error& error, bool as_json) {
-  if (as_json) {
-    std::cout << json{{"error", std::string(error.Name())}, {"message", error.message}}.dump()
-              << "\n";
-  } else {
-    std::cerr << "kithctl: " << error.message << "\n";
-  }
-  return error.code == ErrorCode::kInvalidArgument ? kUsage : kFailed;
-}
-
-void PrintTable(const std::vector<std::string>& header,
-                const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> widths(header.size());
-  for (size_t i = 0; i < header.size(); ++i) widths[i] = header[i].size();
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
-      widths[i] = std::max(widths[i], row[i].size());
-    }
-  }
-  auto print = [&](const std::vector<std::string>& cells) {
-    std::string line;
-    for (size_t i = 0; i < cells.size() && i < widths.size(); ++i) {
-      line += cells[i];
-      // The last column is not padded, so lines carry no trailing blanks.
-      if (i + 1 < cells.size()) line.append(widths[i] - cells[i].size() + 2, ' ');
-    }
-    std::cout << line << "\n";
-  };
-  print(header);
-  for (const auto& row : rows) print(row);
-}
-
-std::string EncodePathSegment(std::string_view text) {
-  return boost::urls::encode(text, boost::urls::unreserved_chars);
-}
 
 std::shared_ptr<MemberCommands> AddMemberCommands(CLI::App& app, std::string default_data_dir) {
   auto c = std::make_shared<MemberCommands>();
@@ -423,7 +367,7 @@ std::optional<int> RunMemberCommands(const MemberCommands& c) {
   if (c.reset->parsed()) return RunReset(c, client);
   if (c.remove->parsed()) return RunRemove(c, client);
   if (c.import->parsed()) return RunImport(c, client);
-  return kUsage;
+  return kExitUsage;
 }
 
 }  // namespace kith::admin

@@ -38,17 +38,4 @@ std::shared_ptr<MemberCommands> AddMemberCommands(CLI::App& app, std::string def
 // given on the command line. Reads stdin for --password-stdin and for the remove prompt.
 std::optional<int> RunMemberCommands(const MemberCommands& commands);
 
-// Helpers shared by the member and client commands.
-
-// Prints `error` (as {"error","message"} on stdout with --json, else on stderr) and returns the
-// exit code: 2 for kInvalidArgument (the input was wrong), else 1.
-int CommandFail(const Error& error, bool as_json);
-
-// Prints `rows` under `header` as a table whose columns are as wide as their widest cell.
-void PrintTable(const std::vector<std::string>& header,
-                const std::vector<std::vector<std::string>>& rows);
-
-// `text` percent-encoded for use as one path segment (everything but RFC 3986 unreserved).
-std::string EncodePathSegment(std::string_view text);
-
 }  // namespace kith::admin

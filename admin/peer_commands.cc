@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "admin/admin_client.h"
+#include "admin/command_output.h"
 
 namespace kith::admin {
 
@@ -29,53 +30,23 @@ struct PeerCommands {
 
 namespace {
 
-constexpr int kOk = 0;
-constexpr int kFailed = 1;
-constexpr int kUsage = 2;
-constexpr int kDeclined = 3;
-
-int Fail(const Error& error, bool as_json) {
-  if (as_json) {
-    std::cout << json{{"error", std::string(error.Name())}, {"message", error.message}}.dump()
-              << "\n";
-  } else {
-    std::cerr << "kithctl: " << error.message << "\n";
-  }
-  return error.code == ErrorCode::kInvalidArgument ? kUsage : kFailed;
-}
-
-std::string When(const json& value) {
-  if (!value.is_number_integer()) return "never";
-  const std::time_t t = value.get<int64_t>();
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::string Str(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 void PrintPeer(const json& p) {
-  std::cout << Str(p, "node_id") << "  " << Str(p, "state") << "  " << Str(p, "name") << " ("
-            << Str(p, "organisation") << ")\n";
+  std::cout << JsonText(p, "node_id") << "  " << JsonText(p, "state") << "  " << JsonText(p, "name")
+            << " (" << JsonText(p, "organisation") << ")\n";
 }
 
 int RunAdd(const PeerCommands& c, const AdminClient& client) {
   const std::string body = json{{"url", c.url}}.dump();
   auto doc = client.CallOk("POST", "/v1/peers/fetch", body);
-  if (!doc.ok()) return Fail(doc.error(), c.json_output);
+  if (!doc.ok()) return CommandFail(doc.error(), c.json_output);
   if (!c.json_output || !c.yes) {
     std::ostream& out = c.json_output ? std::cerr : std::cout;
-    out << "Node:         " << Str(*doc, "node_id") << "\n"
-        << "Name:         " << Str(*doc, "name") << "\n"
-        << "Organisation: " << Str(*doc, "organisation") << "\n";
+    out << "Node:         " << JsonText(*doc, "node_id") << "\n"
+        << "Name:         " << JsonText(*doc, "name") << "\n"
+        << "Organisation: " << JsonText(*doc, "organisation") << "\n";
     for (const auto& key : (*doc)["keys"]) {
-      out << "Key:          " << Str(key, "fingerprint") << " (" << Str(key, "status") << ", kid "
-          << Str(key, "kid") << ")\n";
+      out << "Key:          " << JsonText(key, "fingerprint") << " (" << JsonText(key, "status")
+          << ", kid " << JsonText(key, "kid") << ")\n";
     }
   }
   if (!c.yes) {
@@ -85,84 +56,86 @@ int RunAdd(const PeerCommands& c, const AdminClient& client) {
     std::string answer;
     if (!std::getline(std::cin, answer) || (answer != "y" && answer != "Y" && answer != "yes")) {
       std::cerr << "kithctl: not requested\n";
-      return kDeclined;
+      return kExitDeclined;
     }
   }
   auto reply = client.CallOk("POST", "/v1/peers", body, std::chrono::seconds(60));
-  if (!reply.ok()) return Fail(reply.error(), c.json_output);
+  if (!reply.ok()) return CommandFail(reply.error(), c.json_output);
   if (c.json_output) {
     std::cout << reply->dump() << "\n";
   } else {
     std::cout << "Peering requested; the other node's operator must now run\n"
               << "  kithctl peer approve " << c.url << "\n";
   }
-  return kOk;
+  return kExitOk;
 }
 
 int RunList(const PeerCommands& c, const AdminClient& client) {
   auto reply = client.CallOk("GET", "/v1/peers");
-  if (!reply.ok()) return Fail(reply.error(), c.json_output);
+  if (!reply.ok()) return CommandFail(reply.error(), c.json_output);
   if (c.json_output) {
     std::cout << reply->dump() << "\n";
-    return kOk;
+    return kExitOk;
   }
   const json& peers = (*reply)["peers"];
   if (peers.empty()) {
     std::cout << "No peers.\n";
-    return kOk;
+    return kExitOk;
   }
   std::cout << std::left << std::setw(40) << "NODE" << std::setw(11) << "STATE" << std::setw(22)
             << "LAST CONTACT"
             << "FAILURES  NAME\n";
   for (const auto& p : peers) {
-    std::cout << std::left << std::setw(40) << Str(p, "node_id") << std::setw(11) << Str(p, "state")
-              << std::setw(22) << When(p["last_contact_at"]) << std::setw(10)
-              << p.value("failures", 0) << Str(p, "name") << "\n";
-    if (!Str(p, "last_error").empty())
-      std::cout << "    last error: " << Str(p, "last_error") << "\n";
+    std::cout << std::left << std::setw(40) << JsonText(p, "node_id") << std::setw(11)
+              << JsonText(p, "state") << std::setw(22)
+              << FormatUnixTime(p["last_contact_at"], "never") << std::setw(10)
+              << p.value("failures", 0) << JsonText(p, "name") << "\n";
+    if (!JsonText(p, "last_error").empty())
+      std::cout << "    last error: " << JsonText(p, "last_error") << "\n";
   }
-  return kOk;
+  return kExitOk;
 }
 
 int RunAction(const PeerCommands& c, const AdminClient& client, const std::string& action) {
   auto reply = client.CallOk("POST", "/v1/peers/" + action, json{{"node", c.node}}.dump(),
                              std::chrono::seconds(60));
-  if (!reply.ok()) return Fail(reply.error(), c.json_output);
+  if (!reply.ok()) return CommandFail(reply.error(), c.json_output);
   if (c.json_output) {
     std::cout << reply->dump() << "\n";
-    return kOk;
+    return kExitOk;
   }
   PrintPeer((*reply)["peer"]);
   if (!reply->value("notified", false)) {
-    std::cout << "warning: the peer could not be told: " << Str(*reply, "notify_error") << "\n";
+    std::cout << "warning: the peer could not be told: " << JsonText(*reply, "notify_error")
+              << "\n";
   }
-  return kOk;
+  return kExitOk;
 }
 
 int RunPing(const PeerCommands& c, const AdminClient& client) {
   auto reply = client.CallOk("POST", "/v1/peers/ping", json{{"node", c.node}}.dump());
-  if (!reply.ok()) return Fail(reply.error(), c.json_output);
+  if (!reply.ok()) return CommandFail(reply.error(), c.json_output);
   if (c.json_output) {
     std::cout << reply->dump() << "\n";
   } else {
     std::cout << "signed answer from " << c.node << ": " << (*reply)["answer"].dump() << "\n";
   }
-  return kOk;
+  return kExitOk;
 }
 
 int RunAudit(const PeerCommands& c, const AdminClient& client) {
   auto reply = client.CallOk("GET", "/v1/audit?limit=" + std::to_string(c.limit));
-  if (!reply.ok()) return Fail(reply.error(), c.json_output);
+  if (!reply.ok()) return CommandFail(reply.error(), c.json_output);
   if (c.json_output) {
     std::cout << reply->dump() << "\n";
-    return kOk;
+    return kExitOk;
   }
   for (const auto& e : (*reply)["entries"]) {
-    std::cout << When(e["at"]) << "  " << std::left << std::setw(20) << Str(e, "action")
-              << Str(e, "peer") << "  by " << Str(e, "actor") << " from " << Str(e, "source")
-              << "  " << e["detail"].dump() << "\n";
+    std::cout << FormatUnixTime(e["at"], "never") << "  " << std::left << std::setw(20)
+              << JsonText(e, "action") << JsonText(e, "peer") << "  by " << JsonText(e, "actor")
+              << " from " << JsonText(e, "source") << "  " << e["detail"].dump() << "\n";
   }
-  return kOk;
+  return kExitOk;
 }
 
 }  // namespace
@@ -206,7 +179,7 @@ std::optional<int> RunPeerCommands(const PeerCommands& c) {
   for (const auto& [name, sub] : c.actions) {
     if (sub->parsed()) return RunAction(c, client, name);
   }
-  return kUsage;
+  return kExitUsage;
 }
 
 }  // namespace kith::admin
