@@ -15,6 +15,7 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
 #include <mutex>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -375,30 +376,152 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(asio::any_io_executor exe
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl)));
 }
 
+namespace {
+
+// The Beast request for `request` to `origin` with `body`.
+Result<http::request<http::string_body>> BuildRequest(const HttpMessage& request,
+                                                      const Origin& origin, std::string body,
+                                                      const std::string& user_agent) {
+  auto verb = http::string_to_verb(request.method);
+  if (verb == http::verb::unknown) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "unsupported HTTP method \"" + request.method + "\"");
+  }
+  http::request<http::string_body> req{verb, origin.target, 11};
+  for (const auto& [name, value] : request.headers) {
+    if (beast::iequals(name, "host") || beast::iequals(name, "content-length") ||
+        beast::iequals(name, "transfer-encoding") || beast::iequals(name, "connection")) {
+      continue;  // framing is ours
+    }
+    req.insert(name, value);
+  }
+  req.set(http::field::host, origin.host_port);
+  if (!req.count(http::field::user_agent)) req.set(http::field::user_agent, user_agent);
+  req.keep_alive(true);
+  req.body() = std::move(body);
+  req.prepare_payload();
+  return req;
+}
+
+// Reads a response whose 2xx body goes to `on_chunk` (see HttpClient::Download).
+template <class Stream>
+asio::awaitable<Result<ClientResponse>> ReadStreamed(
+    Stream& stream, beast::tcp_stream& lowest, beast::flat_buffer& buffer,
+    const HttpClientOptions& options, const std::function<Status(std::string_view)>& on_chunk,
+    uint64_t max_bytes, bool& keep_alive) {
+  keep_alive = false;
+  http::response_parser<http::buffer_body> parser;
+  parser.header_limit(static_cast<uint32_t>(options.max_response_header));
+  parser.body_limit(boost::none);
+  lowest.expires_after(options.io_timeout);
+  auto [header_ec, header_read] = co_await http::async_read_header(stream, buffer, parser, kTuple);
+  if (header_ec == http::error::header_limit) {
+    co_return MakeError(
+        ErrorCode::kTooLarge,
+        "response header exceeds " + std::to_string(options.max_response_header) + " bytes");
+  }
+  if (header_ec) {
+    co_return MakeError(ErrorCode::kUnavailable,
+                        "reading the response failed: " + Describe(header_ec));
+  }
+  ClientResponse response;
+  response.message.status = static_cast<int>(parser.get().result_int());
+  response.message.AppendFields(parser.get().base());
+  const bool success = response.message.status >= 200 && response.message.status < 300;
+  const uint64_t limit = success ? max_bytes : options.max_response_body;
+  if (parser.content_length() && *parser.content_length() > limit) {
+    co_return MakeError(ErrorCode::kTooLarge, "response body of " +
+                                                  std::to_string(*parser.content_length()) +
+                                                  " bytes exceeds " + std::to_string(limit));
+  }
+  uint64_t total = 0;
+  std::vector<char> chunk(64 * 1024);
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk.data();
+    parser.get().body().size = chunk.size();
+    lowest.expires_after(options.io_timeout);
+    auto [read_ec, read] = co_await http::async_read(stream, buffer, parser, kTuple);
+    if (read_ec == http::error::need_buffer) read_ec = {};
+    if (read_ec) {
+      co_return MakeError(ErrorCode::kUnavailable,
+                          "reading the response body failed: " + Describe(read_ec));
+    }
+    const size_t got = chunk.size() - parser.get().body().size;
+    total += got;
+    if (total > limit) {
+      co_return MakeError(ErrorCode::kTooLarge,
+                          "response body exceeds " + std::to_string(limit) + " bytes");
+    }
+    if (got == 0) continue;
+    if (success) {
+      Status written = on_chunk(std::string_view(chunk.data(), got));
+      if (!written.ok()) co_return std::move(written).error();
+    } else {
+      response.body.append(chunk.data(), got);
+    }
+  }
+  keep_alive = parser.get().keep_alive();
+  co_return response;
+}
+
+}  // namespace
+
+asio::awaitable<Result<ClientResponse>> HttpClient::Download(
+    HttpMessage request, std::function<Status(std::string_view)> on_chunk, uint64_t max_bytes) {
+  try {
+    auto origin = ParseOrigin(request.target_uri);
+    if (!origin.ok()) co_return std::move(origin).error();
+    auto built = BuildRequest(request, *origin, {}, impl_->options.user_agent);
+    if (!built.ok()) co_return std::move(built).error();
+    http::request<http::string_body> req = std::move(built).value();
+    {
+      std::lock_guard lock(impl_->mu);
+      ++impl_->stats.requests;
+    }
+    auto fresh = co_await impl_->Connect(*origin);
+    if (!fresh.ok()) co_return std::move(fresh).error();
+    std::unique_ptr<Connection> conn = std::move(fresh).value();
+    conn->Lowest().expires_after(impl_->options.io_timeout);
+    beast::error_code write_ec;
+    if (conn->tls) {
+      std::tie(write_ec, std::ignore) = co_await http::async_write(*conn->tls, req, kTuple);
+    } else {
+      std::tie(write_ec, std::ignore) = co_await http::async_write(*conn->tcp, req, kTuple);
+    }
+    if (write_ec) {
+      co_return MakeError(ErrorCode::kUnavailable,
+                          request.method + " " + request.target_uri +
+                              ": sending the request failed: " + Describe(write_ec));
+    }
+    bool keep_alive = false;
+    Result<ClientResponse> result = MakeError(ErrorCode::kInternal, "not read");
+    if (conn->tls) {
+      result = co_await ReadStreamed(*conn->tls, conn->Lowest(), conn->buffer, impl_->options,
+                                     on_chunk, max_bytes, keep_alive);
+    } else {
+      result = co_await ReadStreamed(*conn->tcp, conn->Lowest(), conn->buffer, impl_->options,
+                                     on_chunk, max_bytes, keep_alive);
+    }
+    if (!result.ok()) {
+      co_return MakeError(result.error().code,
+                          request.method + " " + request.target_uri + ": " + result.error().message,
+                          result.error().reason);
+    }
+    if (keep_alive) impl_->GiveBack(origin->Key(), std::move(conn));
+    co_return result;
+  } catch (const std::exception& e) {
+    co_return MakeError(ErrorCode::kInternal,
+                        "HTTP client failure for " + request.target_uri + ": " + e.what());
+  }
+}
+
 asio::awaitable<Result<ClientResponse>> HttpClient::Send(HttpMessage request, std::string body) {
   try {
     auto origin = ParseOrigin(request.target_uri);
     if (!origin.ok()) co_return std::move(origin).error();
-    auto verb = http::string_to_verb(request.method);
-    if (verb == http::verb::unknown) {
-      co_return MakeError(ErrorCode::kInvalidArgument,
-                          "unsupported HTTP method \"" + request.method + "\"");
-    }
-    http::request<http::string_body> req{verb, origin->target, 11};
-    for (const auto& [name, value] : request.headers) {
-      if (beast::iequals(name, "host") || beast::iequals(name, "content-length") ||
-          beast::iequals(name, "transfer-encoding") || beast::iequals(name, "connection")) {
-        continue;  // framing is ours
-      }
-      req.insert(name, value);
-    }
-    req.set(http::field::host, origin->host_port);
-    if (!req.count(http::field::user_agent)) {
-      req.set(http::field::user_agent, impl_->options.user_agent);
-    }
-    req.keep_alive(true);
-    req.body() = std::move(body);
-    req.prepare_payload();
+    auto built = BuildRequest(request, *origin, std::move(body), impl_->options.user_agent);
+    if (!built.ok()) co_return std::move(built).error();
+    http::request<http::string_body> req = std::move(built).value();
 
     const std::string key = origin->Key();
     std::unique_ptr<Connection> conn = impl_->TakeIdle(key);

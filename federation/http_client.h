@@ -31,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -84,6 +85,15 @@ class HttpClient {
   // Sends `request` (method and absolute http(s) target_uri set; headers as given — Host,
   // User-Agent and Content-Length are added) with `body`, and reads the response.
   boost::asio::awaitable<Result<ClientResponse>> Send(HttpMessage request, std::string body);
+
+  // Sends `request` like Send (with an empty body) and streams a 2xx response's body to
+  // `on_chunk` piece by piece as it arrives (never held whole in memory), at most `max_bytes`
+  // (kTooLarge beyond; a Content-Length above it is refused before the body is read). An error
+  // from on_chunk ends the download with that error. A non-2xx response is returned with its
+  // body in ClientResponse::body (at most max_response_body) and on_chunk is not called. For a
+  // 2xx response the returned body is empty. Uses a fresh connection (pooled afterwards).
+  boost::asio::awaitable<Result<ClientResponse>> Download(
+      HttpMessage request, std::function<Status(std::string_view)> on_chunk, uint64_t max_bytes);
 
   // GET `url` (a shorthand for Send).
   boost::asio::awaitable<Result<ClientResponse>> Get(std::string url);

@@ -1,9 +1,12 @@
 #include "node/federation_routes.h"
 
+#include "federation/stream_wire.h"
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -53,6 +56,64 @@ void AddFederationRoutes(Router& router, federation::PeeringService& service,
   }
   router.AddOrDie(http::verb::post, federation::kKeysRotatedPath, handler, options);
   router.AddOrDie(http::verb::get, federation::kPingPath, handler, options);
+}
+
+namespace {
+
+// One handler for the five stream routes; a plain coroutine (no lambda coroutine with
+// captures, see the GCC 12 note in the preamble).
+asio::awaitable<Response> HandleStreamRoute(RequestContext& ctx, federation::Replicator& replicator,
+                                            std::string base_url) {
+  federation::StreamRequest request;
+  request.inbound.message.method = std::string(ctx.request.method_string());
+  request.inbound.message.target_uri = base_url + std::string(ctx.request.target());
+  request.inbound.message.AppendFields(ctx.request.base());
+  request.inbound.body = ctx.request.body();
+  request.inbound.remote_address = ctx.remote_address;
+  const federation::HttpMessage signed_request = request.inbound.message;
+
+  federation::StreamResponse answer = co_await replicator.HandleInbound(std::move(request));
+
+  federation::HttpMessage signed_response;
+  signed_response.status = answer.status;
+  signed_response.headers.emplace_back(
+      "Content-Type", answer.file ? "application/octet-stream" : "application/json");
+  Status signed_ok = replicator.SignResponse(signed_response, signed_request, answer.body, answer);
+  if (!signed_ok.ok()) {
+    spdlog::error("cannot sign a federation response: {}", signed_ok.error().message);
+    co_return ErrorResponse(signed_ok.error(), ctx.request.version());
+  }
+  Response res{static_cast<http::status>(answer.status), ctx.request.version()};
+  for (const auto& [name, value] : signed_response.headers) res.set(name, value);
+  if (answer.file) {
+    ctx.file_response = FileResponse{*answer.file, 0, static_cast<uint64_t>(answer.file_size)};
+    co_return res;
+  }
+  res.body() = std::move(answer.body);
+  res.prepare_payload();
+  co_return res;
+}
+
+}  // namespace
+
+void AddStreamRoutes(Router& router, federation::Replicator& replicator, std::string base_url) {
+  auto shared_base = std::make_shared<const std::string>(std::move(base_url));
+  Handler handler = [&replicator, shared_base](RequestContext& ctx) {
+    return HandleStreamRoute(ctx, replicator, *shared_base);
+  };
+  const std::string streams = std::string(federation::kStreamsPathPrefix) + "{stream}";
+  RouteOptions small;
+  small.max_body_bytes = federation::kMaxFederationBody;
+  RouteOptions commands;
+  commands.max_body_bytes = federation::kMaxCommandBody;
+  RouteOptions events;
+  events.max_body_bytes = federation::kMaxEventsBody;
+  router.AddOrDie(http::verb::post, streams + "/commands", handler, commands);
+  router.AddOrDie(http::verb::post, streams + "/events", handler, events);
+  router.AddOrDie(http::verb::get, streams + "/events", handler, small);
+  router.AddOrDie(http::verb::post, streams + "/follow", handler, small);
+  router.AddOrDie(http::verb::get, std::string(federation::kFilesPathPrefix) + "{sha256}", handler,
+                  small);
 }
 
 }  // namespace kith::node

@@ -13,6 +13,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "federation/peering_service.h"
+#include "federation/replication.h"
 #include "node/router.h"
 
 namespace kith::node {
@@ -20,5 +21,16 @@ namespace kith::node {
 // Registers the routes above. `service` and `blocking_pool` must outlive the server.
 void AddFederationRoutes(Router& router, federation::PeeringService& service,
                          boost::asio::thread_pool& blocking_pool, std::string base_url);
+
+// Registers the stream and file routes of federation/replication.h (docs/federation.md,
+// "Streams"):
+//   POST /federation/v1/streams/{stream}/commands   (body at most federation::kMaxCommandBody)
+//   POST /federation/v1/streams/{stream}/events     (body at most federation::kMaxEventsBody)
+//   GET  /federation/v1/streams/{stream}/events?after=N&limit=M
+//   POST /federation/v1/streams/{stream}/follow
+//   GET  /federation/v1/files/{sha256}              (the bytes, sent from the file in chunks)
+// Every answer is signed (a file answer's Content-Digest is its sha256). `replicator` must
+// outlive the server.
+void AddStreamRoutes(Router& router, federation::Replicator& replicator, std::string base_url);
 
 }  // namespace kith::node

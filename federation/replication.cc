@@ -1,0 +1,1415 @@
+#include "federation/replication.h"
+
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <map>
+#include <mutex>
+#include <set>
+#include <utility>
+
+#include "federation/backoff.h"
+#include "federation/content_digest.h"
+#include "federation/outbox.h"
+#include "federation/peer_key_resolver.h"
+#include "federation/stream_wire.h"
+#include "federation/subscriptions.h"
+#include "identity/write_result.h"
+
+namespace kith::federation {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+
+namespace {
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::string_view kPost = "POST";
+constexpr std::string_view kGet = "GET";
+// Waits longer than this are cut into slices, so that a wake-up (new events, peer contact,
+// Stop) is noticed without cancelling a timer from another thread.
+constexpr std::chrono::milliseconds kWaitSlice{100};
+// A contact from an idle peer makes us look for work left for it at most this often.
+constexpr std::chrono::seconds kIdleContactCheck{10};
+// Pending subscriptions / outbox entries read per round.
+constexpr size_t kRoundLimit = 100;
+// Actors whose commands are sent to one owner at the same time.
+constexpr int kMaxLanes = 32;
+// Pull pages per gap at most (each up to kMaxPullLimit events).
+constexpr int kMaxPullPages = 100000;
+
+// Runs `job` on the writer and resumes the awaiting coroutine on its own executor with the
+// job's value once durable (node/await.h does the same for the node; federation may not use it).
+template <class T>
+asio::awaitable<Result<T>> AwaitWrite(storage::Writer& writer,
+                                      std::function<Result<T>(storage::Database&)> job) {
+  auto initiate = [&writer, job = std::move(job)](auto handler) mutable {
+    auto slot = std::make_shared<decltype(handler)>(std::move(handler));
+    identity::SubmitWrite<T>(writer, std::move(job), [slot](Result<T> result) mutable {
+      auto ex = asio::get_associated_executor(*slot);
+      asio::post(ex, [slot, result = std::move(result)]() mutable { (*slot)(std::move(result)); });
+    });
+  };
+  return asio::async_initiate<const asio::use_awaitable_t<>, void(Result<T>)>(std::move(initiate),
+                                                                              asio::use_awaitable);
+}
+
+// A path segment, percent-encoded (unreserved characters kept).
+std::string EncodeSegment(std::string_view in) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : in) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> DecodeSegment(std::string_view in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out += in[i];
+      continue;
+    }
+    if (i + 2 >= in.size()) return std::nullopt;
+    auto hex = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    const int hi = hex(in[i + 1]);
+    const int lo = hex(in[i + 2]);
+    if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+// The integer query parameter `name` of `query` ("a=1&b=2"); nullopt when absent or not a
+// non-negative integer.
+std::optional<int64_t> QueryInt(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    const size_t eq = pair.find('=');
+    if (eq == std::string_view::npos || pair.substr(0, eq) != name) continue;
+    std::string_view value = pair.substr(eq + 1);
+    if (value.empty() || value.size() > 18) return std::nullopt;
+    int64_t n = 0;
+    for (char c : value) {
+      if (c < '0' || c > '9') return std::nullopt;
+      n = n * 10 + (c - '0');
+    }
+    return n;
+  }
+  return std::nullopt;
+}
+
+StreamResponse Answer(int status, std::string body) {
+  StreamResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+StreamResponse ErrorAnswer(const Error& error) {
+  return Answer(HttpStatusFor(error.code), ErrorJson(error));
+}
+
+// "sha-256=:<base64 of the hash bytes>:" for a hex SHA-256.
+std::string DigestFieldOfHash(std::string_view sha256_hex) {
+  unsigned char bytes[32];
+  size_t len = 0;
+  if (sha256_hex.size() != 64 ||
+      sodium_hex2bin(bytes, sizeof(bytes), sha256_hex.data(), sha256_hex.size(), nullptr, &len,
+                     nullptr) != 0 ||
+      len != 32) {
+    return "";
+  }
+  char out[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
+  sodium_bin2base64(out, sizeof(out), bytes, sizeof(bytes), sodium_base64_VARIANT_ORIGINAL);
+  return "sha-256=:" + std::string(out) + ":";
+}
+
+sf::Item Component(std::string name, bool req = false) {
+  sf::Item item{std::move(name), {}};
+  if (req) item.params.emplace_back("req", true);
+  return item;
+}
+
+std::vector<NodeDocumentKey> ToDocumentKeys(const std::vector<PeerKey>& keys) {
+  std::vector<NodeDocumentKey> out;
+  for (const PeerKey& key : keys) {
+    out.push_back(NodeDocumentKey{key.kid, "ed25519", key.public_key, key.created_at, key.not_after,
+                                  key.status});
+  }
+  return out;
+}
+
+// A peer's answer as the exchange saw it.
+struct Outcome {
+  int status = 0;
+  std::string body;
+};
+
+}  // namespace
+
+struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
+  ReplicationContext ctx;
+  storage::Store& store;
+  groups::GroupStore& groups;
+  groups::FileStore& files;
+  PeerStore& peers;
+  HttpClient& client;
+  ReplayCache& replay;
+  const Clock& clock;
+
+  struct Loop {
+    bool running = false;
+    bool wake = false;
+    Backoff backoff;
+    std::chrono::steady_clock::time_point last_idle_check{};
+  };
+  struct Waiter {
+    bool done = false;
+    std::optional<groups::Event> event;
+  };
+  mutable std::mutex mu;
+  bool started = false;                               // guarded by mu
+  bool stopped = false;                               // guarded by mu
+  std::map<std::string, Loop, std::less<>> delivery;  // by subscriber node; guarded
+  std::map<std::string, Loop, std::less<>> outbox;    // by owner node; guarded
+  std::map<std::string, std::shared_ptr<Waiter>, std::less<>> waiters;  // by command id
+
+  std::atomic<uint64_t> events_pushed{0}, batches_pushed{0}, push_failures{0}, events_applied{0},
+      pulls{0}, commands_sent{0}, commands_accepted{0}, refused_inbound{0};
+
+  Impl(ReplicationContext c, storage::Store& s, groups::GroupStore& g, groups::FileStore& f,
+       PeerStore& p, HttpClient& h, ReplayCache& r, const Clock& k)
+      : ctx(std::move(c)),
+        store(s),
+        groups(g),
+        files(f),
+        peers(p),
+        client(h),
+        replay(r),
+        clock(k) {}
+
+  bool Stopped() const {
+    std::lock_guard lock(mu);
+    return stopped;
+  }
+
+  // --- Peers --------------------------------------------------------------------------------
+
+  // The active peer whose domain is `domain`.
+  Result<Peer> PeerForDomain(std::string_view domain) {
+    auto all = peers.List();
+    if (!all.ok()) return std::move(all).error();
+    for (const Peer& peer : *all) {
+      if (peer.state != PeerState::kActive) continue;
+      auto d = DomainOfNode(peer.node_id);
+      if (d.ok() && *d == domain) return peer;
+    }
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "no active peer node serves the domain " + std::string(domain));
+  }
+
+  Result<Peer> ActivePeer(std::string_view node) {
+    auto found = peers.Find(node);
+    if (!found.ok()) return std::move(found).error();
+    if (!found->has_value() || (*found)->node_id != node || (*found)->state != PeerState::kActive) {
+      return MakeError(ErrorCode::kUnavailable, std::string(node) + " is not an active peer");
+    }
+    return **found;
+  }
+
+  // --- Signed exchanges ---------------------------------------------------------------------
+
+  HttpMessage SignedRequest(const std::string& method, const std::string& url,
+                            const std::string& body, Status& signed_ok) {
+    std::shared_ptr<const identity::NodeKeyring> keys = ctx.keys();
+    KithSigner signer(
+        keys->current().kid, [keys](std::span<const uint8_t> m) { return keys->Sign(m); }, clock);
+    HttpMessage request;
+    request.method = method;
+    request.target_uri = url;
+    if (!body.empty()) request.headers.emplace_back("Content-Type", "application/json");
+    signed_ok = signer.SignRequest(request, body);
+    return request;
+  }
+
+  // Sends a signed request to an active peer and verifies its signed answer.
+  asio::awaitable<Result<Outcome>> Exchange(Peer peer, std::string method, std::string url,
+                                            std::string body) {
+    auto keys = peers.Keys(peer.id);
+    if (!keys.ok()) co_return std::move(keys).error();
+    Status signed_ok;
+    HttpMessage request = SignedRequest(method, url, body, signed_ok);
+    if (!signed_ok.ok()) co_return std::move(signed_ok).error();
+    auto response = co_await client.Send(request, body);
+    if (!response.ok()) co_return std::move(response).error();
+    NodeDocument owner;
+    owner.base_url = peer.node_id;
+    owner.keys = ToDocumentKeys(*keys);
+    DocumentKeyResolver resolver(owner);
+    KithVerifier verifier(resolver, replay, clock);
+    auto verified = verifier.VerifyResponse(response->message, request, response->body);
+    if (!verified.ok()) {
+      co_return MakeError(ErrorCode::kUnavailable,
+                          "the answer to " + method + " " + url + " (status " +
+                              std::to_string(response->message.status) +
+                              ") is not validly signed: " + verified.error().message,
+                          verified.error().reason);
+    }
+    co_return Outcome{response->message.status, std::move(response->body)};
+  }
+
+  // --- Owner: appending ---------------------------------------------------------------------
+
+  struct Appended {
+    groups::Event event;
+    bool duplicate = false;
+  };
+
+  // Appends `command` (a stream owned here) in one writer job with the command id record and
+  // the subscription update; resumes after the commit.
+  asio::awaitable<Result<Appended>> AppendOwned(groups::Command command, std::string sender) {
+    const std::string stream = command.stream;
+    auto result = co_await AwaitWrite<Appended>(
+        store.writer(), AppendJob(std::move(command), std::move(sender), clock.UnixSeconds()));
+    if (result.ok() && !result->duplicate) NoteAppendedNow(stream);
+    co_return result;
+  }
+
+  // The write jobs are built by plain functions, never by lambdas inside a coroutine: GCC 12
+  // destroys a coroutine's by-value captures twice (see the preamble's pitfalls).
+  std::function<Result<Appended>(storage::Database&)> AppendJob(groups::Command command,
+                                                                std::string sender, int64_t now) {
+    return [this, command = std::move(command), sender = std::move(sender),
+            now](storage::Database& db) -> Result<Appended> {
+      auto seen = FindAcceptedIn(db, sender, command.command_id);
+      if (!seen.ok()) return std::move(seen).error();
+      if (seen->has_value()) {
+        if ((*seen)->stream != command.stream) {
+          return MakeError(ErrorCode::kConflict,
+                           "command id " + command.command_id + " was used for another stream");
+        }
+        return Appended{std::move(**seen), true};
+      }
+      auto event = groups.AppendIn(db, command);
+      if (!event.ok()) return std::move(event).error();
+      KITH_RETURN_IF_ERROR(
+          RecordAcceptedIn(db, sender, command.command_id, command.stream, event->seq, now));
+      if (ChangesSubscribers(event->type)) {
+        auto changed = UpdateSubscribersIn(db, command.stream, event->seq, ctx.domain);
+        if (!changed.ok()) return std::move(changed).error();
+      }
+      return Appended{std::move(event).value(), false};
+    };
+  }
+
+  static std::function<Result<bool>(storage::Database&)> AckJob(std::string stream,
+                                                                std::string node, int64_t head) {
+    return [stream = std::move(stream), node = std::move(node),
+            head](storage::Database& db) -> Result<bool> {
+      KITH_RETURN_IF_ERROR(AckIn(db, stream, node, head));
+      return true;
+    };
+  }
+
+  enum class Verdict { kRetry, kAccepted, kRefused };
+  static std::function<Result<bool>(storage::Database&)> OutboxJob(Verdict verdict, int64_t id,
+                                                                   std::string text, int64_t seq,
+                                                                   int64_t now) {
+    return [verdict, id, text = std::move(text), seq, now](storage::Database& db) -> Result<bool> {
+      switch (verdict) {
+        case Verdict::kRetry:
+          KITH_RETURN_IF_ERROR(MarkRetryIn(db, id, text, now, now));
+          break;
+        case Verdict::kAccepted:
+          KITH_RETURN_IF_ERROR(MarkAcceptedIn(db, id, seq, now));
+          break;
+        case Verdict::kRefused:
+          KITH_RETURN_IF_ERROR(MarkRefusedIn(db, id, text, now));
+          break;
+      }
+      return true;
+    };
+  }
+
+  std::function<Result<groups::ApplyReport>(storage::Database&)> ApplyJob(
+      std::string stream, std::string owner_domain, std::vector<groups::Event> events) {
+    return [this, stream = std::move(stream), owner_domain = std::move(owner_domain),
+            events = std::move(events)](storage::Database& db) -> Result<groups::ApplyReport> {
+      return groups.ApplyRemoteIn(db, stream, owner_domain, events);
+    };
+  }
+
+  std::function<Result<bool>(storage::Database&)> FollowJob(std::string stream, std::string node,
+                                                            bool follow) {
+    return [this, stream = std::move(stream), node = std::move(node),
+            follow](storage::Database& db) -> Result<bool> {
+      KITH_RETURN_IF_ERROR(SetFollowingIn(db, stream, node, follow, ctx.domain));
+      return true;
+    };
+  }
+
+  static std::function<Result<int64_t>(storage::Database&)> InsertJob(groups::Command command,
+                                                                      std::string owner,
+                                                                      int64_t now) {
+    return [command = std::move(command), owner = std::move(owner),
+            now](storage::Database& db) -> Result<int64_t> {
+      return InsertOutboxIn(db, command, owner, now);
+    };
+  }
+
+  // --- Delivery (owner → subscribers) -------------------------------------------------------
+
+  void Kick(std::map<std::string, Loop, std::less<>>& loops, std::string_view node, bool outbound,
+            bool reset_backoff) {
+    {
+      std::lock_guard lock(mu);
+      if (!started || stopped) return;
+      auto it = loops.find(node);
+      if (it == loops.end()) it = loops.emplace(std::string(node), Loop{}).first;
+      it->second.wake = true;
+      if (reset_backoff) it->second.backoff.Reset();
+      if (it->second.running) return;
+      it->second.running = true;
+    }
+    // Spawned outside the lock: co_spawn may start the loop inline, and the loop locks `mu`.
+    if (outbound) {
+      asio::co_spawn(ctx.executor, OutboxLoop(shared_from_this(), std::string(node)),
+                     asio::detached);
+    } else {
+      asio::co_spawn(ctx.executor, DeliveryLoop(shared_from_this(), std::string(node)),
+                     asio::detached);
+    }
+  }
+
+  void NoteAppendedNow(std::string_view stream) {
+    auto subscribers = store.Read([&](storage::Database& db) { return SubscribersOf(db, stream); });
+    if (!subscribers.ok()) {
+      spdlog::error("replication: cannot read the subscribers of {}: {}", stream,
+                    subscribers.error().message);
+      return;
+    }
+    for (const Subscription& s : *subscribers) {
+      if (s.acked < s.head && (!s.until_seq || s.acked < *s.until_seq)) {
+        Kick(delivery, s.node, false, false);
+      }
+    }
+  }
+
+  // Waits until `loop`'s backoff has passed, in slices; false when stopped.
+  asio::awaitable<bool> WaitBackoff(std::map<std::string, Loop, std::less<>>& loops,
+                                    std::string node) {
+    asio::steady_timer timer(ctx.executor);
+    for (;;) {
+      std::chrono::steady_clock::duration wait{};
+      {
+        std::lock_guard lock(mu);
+        if (stopped) co_return false;
+        Loop& loop = loops[node];
+        wait = loop.backoff.next_attempt - std::chrono::steady_clock::now();
+      }
+      if (wait <= std::chrono::steady_clock::duration::zero()) co_return true;
+      timer.expires_after(std::min<std::chrono::steady_clock::duration>(wait, kWaitSlice));
+      co_await timer.async_wait(kTuple);
+    }
+  }
+
+  // Ends a loop when it has nothing to do and nobody woke it meanwhile.
+  bool FinishIfIdle(std::map<std::string, Loop, std::less<>>& loops, const std::string& node) {
+    std::lock_guard lock(mu);
+    Loop& loop = loops[node];
+    if (stopped || !loop.wake) {
+      loop.running = false;
+      return true;
+    }
+    loop.wake = false;
+    return false;
+  }
+
+  void Failed(std::map<std::string, Loop, std::less<>>& loops, const std::string& node) {
+    std::lock_guard lock(mu);
+    const auto wait = loops[node].backoff.Fail(std::chrono::steady_clock::now(), ctx.min_backoff,
+                                               ctx.max_backoff, RandomBits());
+    spdlog::debug("replication: next attempt to {} in {} ms", node, wait.count());
+  }
+
+  void Succeeded(std::map<std::string, Loop, std::less<>>& loops, const std::string& node) {
+    std::lock_guard lock(mu);
+    loops[node].backoff.Reset();
+  }
+
+  enum class Round { kIdle, kProgress, kFailed };
+
+  // `self` keeps the state alive while the loop runs (it may outlive the Replicator briefly).
+  asio::awaitable<void> DeliveryLoop(std::shared_ptr<Impl> self, std::string node) {
+    (void)self;
+    for (;;) {
+      {
+        std::lock_guard lock(mu);
+        if (stopped) {
+          delivery[node].running = false;
+          co_return;
+        }
+        delivery[node].wake = false;
+      }
+      if (!co_await WaitBackoff(delivery, node)) {
+        std::lock_guard lock(mu);
+        delivery[node].running = false;
+        co_return;
+      }
+      Round round = Round::kFailed;
+      try {
+        round = co_await DeliverRound(node);
+      } catch (const std::exception& e) {
+        spdlog::error("replication: delivery to {} failed: {}", node, e.what());
+      }
+      if (round == Round::kFailed) {
+        Failed(delivery, node);
+        continue;
+      }
+      if (round == Round::kProgress) {
+        Succeeded(delivery, node);
+        continue;
+      }
+      if (FinishIfIdle(delivery, node)) co_return;
+    }
+  }
+
+  // One round: every pending subscription of `node` gets one batch, with at most
+  // max_in_flight pushes to the node at a time.
+  asio::awaitable<Round> DeliverRound(std::string node) {
+    auto pending =
+        store.Read([&](storage::Database& db) { return PendingFor(db, node, kRoundLimit); });
+    if (!pending.ok()) {
+      spdlog::error("replication: cannot read the subscriptions of {}: {}", node,
+                    pending.error().message);
+      co_return Round::kFailed;
+    }
+    if (pending->empty()) co_return Round::kIdle;
+    auto peer = ActivePeer(node);
+    if (!peer.ok()) co_return Round::kIdle;  // delivered once the peer is active again
+    const size_t workers = std::min(std::max<size_t>(ctx.max_in_flight, 1), pending->size());
+    if (workers == 1) {
+      for (const Subscription& sub : *pending) {
+        if (Stopped()) co_return Round::kIdle;
+        if (co_await PushOne(*peer, sub) == Round::kFailed) co_return Round::kFailed;
+      }
+      co_return Round::kProgress;
+    }
+    auto state = std::make_shared<RoundState>();
+    state->subs = std::move(pending).value();
+    state->running = workers;
+    for (size_t i = 0; i < workers; ++i) {
+      asio::co_spawn(ctx.executor, PushWorker(shared_from_this(), state, *peer), asio::detached);
+    }
+    // The workers end on their own (each push is bounded by the client's timeouts).
+    asio::steady_timer timer(ctx.executor);
+    for (;;) {
+      {
+        std::lock_guard lock(state->mu);
+        if (state->running == 0) break;
+      }
+      timer.expires_after(std::chrono::milliseconds(2));
+      co_await timer.async_wait(kTuple);
+    }
+    co_return state->failed ? Round::kFailed : Round::kProgress;
+  }
+
+  struct RoundState {
+    std::mutex mu;
+    std::vector<Subscription> subs;  // fixed before the workers start
+    size_t next = 0;                 // guarded by mu
+    size_t running = 0;              // guarded by mu
+    bool failed = false;             // guarded by mu
+  };
+
+  asio::awaitable<void> PushWorker(std::shared_ptr<Impl> self, std::shared_ptr<RoundState> state,
+                                   Peer peer) {
+    (void)self;
+    for (;;) {
+      const Subscription* sub = nullptr;
+      {
+        std::lock_guard lock(state->mu);
+        if (!state->failed && state->next < state->subs.size() && !Stopped()) {
+          sub = &state->subs[state->next++];
+        }
+      }
+      Round round = Round::kIdle;
+      if (sub != nullptr) {
+        try {
+          round = co_await PushOne(peer, *sub);
+        } catch (const std::exception& e) {
+          spdlog::error("replication: pushing to {} failed: {}", peer.node_id, e.what());
+          round = Round::kFailed;
+        }
+      }
+      std::lock_guard lock(state->mu);
+      if (round == Round::kFailed) state->failed = true;
+      if (sub == nullptr) {
+        --state->running;
+        co_return;
+      }
+    }
+  }
+
+  // Pushes one batch of `sub` (kIdle when there was nothing to send).
+  asio::awaitable<Round> PushOne(Peer peer, Subscription sub) {
+    const std::string& node = peer.node_id;
+    auto events = groups.EventsAfter(sub.stream, sub.acked,
+                                     std::clamp<size_t>(ctx.max_batch_events, 1, kMaxPullLimit),
+                                     ctx.max_batch_bytes);
+    if (!events.ok()) {
+      spdlog::error("replication: cannot read {} after {}: {}", sub.stream, sub.acked,
+                    events.error().message);
+      co_return Round::kFailed;
+    }
+    if (sub.until_seq) {
+      while (!events->empty() && events->back().seq > *sub.until_seq) events->pop_back();
+    }
+    if (events->empty()) co_return Round::kIdle;
+    const int64_t last = events->back().seq;
+    const size_t count = events->size();
+    const std::string url =
+        node + std::string(kStreamsPathPrefix) + EncodeSegment(sub.stream) + "/events";
+    const std::string body = EventBatchJson(sub.stream, *events);
+    auto outcome = co_await Exchange(peer, std::string(kPost), url, body);
+    if (!outcome.ok() || outcome->status != 200) {
+      ++push_failures;
+      const std::string why = outcome.ok() ? "status " + std::to_string(outcome->status) + ": " +
+                                                 outcome->body.substr(0, 300)
+                                           : outcome.error().message;
+      spdlog::warn("replication: pushing {} (after {}) to {} failed: {}", sub.stream, sub.acked,
+                   node, why);
+      (void)peers.RecordFailure(node, why);
+      co_return Round::kFailed;
+    }
+    json answer = json::parse(outcome->body, nullptr, false);
+    int64_t head = last;
+    if (answer.is_object() && answer.contains("head") && answer["head"].is_number_integer()) {
+      head = std::min(answer["head"].get<int64_t>(), last);
+    }
+    if (head <= sub.acked) {
+      // The receiver took nothing (it answers its head): retry later, never spin.
+      spdlog::warn("replication: {} answered head {} to a batch of {} after {}", node, head,
+                   sub.stream, sub.acked);
+      co_return Round::kFailed;
+    }
+    ++batches_pushed;
+    events_pushed += count;
+    auto acked = co_await AwaitWrite<bool>(store.writer(), AckJob(sub.stream, node, head));
+    if (!acked.ok()) {
+      spdlog::error("replication: cannot record the ack of {} by {}: {}", sub.stream, node,
+                    acked.error().message);
+      co_return Round::kFailed;
+    }
+    co_return Round::kProgress;
+  }
+
+  // --- Outbox (commands to other owners) ----------------------------------------------------
+
+  void Notify(const std::string& command_id, std::optional<groups::Event> event) {
+    std::lock_guard lock(mu);
+    auto it = waiters.find(command_id);
+    if (it == waiters.end()) return;
+    it->second->done = true;
+    it->second->event = std::move(event);
+  }
+
+  asio::awaitable<void> OutboxLoop(std::shared_ptr<Impl> self, std::string owner) {
+    (void)self;
+    for (;;) {
+      {
+        std::lock_guard lock(mu);
+        if (stopped) {
+          outbox[owner].running = false;
+          co_return;
+        }
+        outbox[owner].wake = false;
+      }
+      if (!co_await WaitBackoff(outbox, owner)) {
+        std::lock_guard lock(mu);
+        outbox[owner].running = false;
+        co_return;
+      }
+      Round round = Round::kFailed;
+      try {
+        round = co_await OutboxRound(owner);
+      } catch (const std::exception& e) {
+        spdlog::error("replication: sending commands to {} failed: {}", owner, e.what());
+      }
+      if (round == Round::kFailed) {
+        Failed(outbox, owner);
+        continue;
+      }
+      if (round == Round::kProgress) {
+        Succeeded(outbox, owner);
+        continue;
+      }
+      if (FinishIfIdle(outbox, owner)) co_return;
+    }
+  }
+
+  // What one lane of a round ended with.
+  struct LaneState {
+    std::atomic<int> running{0};
+    std::atomic<bool> failed{false};
+  };
+
+  // Sends the owner's pending commands: one lane per actor, in id order within the lane
+  // (commands of one actor must arrive in the order they were made), up to kMaxLanes lanes at
+  // once so that many members' commands are in flight together (the owner group-commits
+  // them). A lane stops at its first command that must be retried; the round then fails and
+  // the loop backs off.
+  asio::awaitable<Round> OutboxRound(std::string owner) {
+    auto pending =
+        store.Read([&](storage::Database& db) { return PendingForOwner(db, owner, kRoundLimit); });
+    if (!pending.ok()) {
+      spdlog::error("replication: cannot read the outbox for {}: {}", owner,
+                    pending.error().message);
+      co_return Round::kFailed;
+    }
+    if (pending->empty()) co_return Round::kIdle;
+    const int64_t now = clock.UnixSeconds();
+    auto peer = ActivePeer(owner);
+    if (!peer.ok()) {
+      const std::string why = peer.error().message;
+      const int64_t id = pending->front().id;
+      (void)co_await AwaitWrite<bool>(store.writer(), OutboxJob(Verdict::kRetry, id, why, 0, now));
+      co_return Round::kFailed;
+    }
+    std::map<std::string, std::vector<OutboxEntry>> lanes;  // by actor, entries in id order
+    for (OutboxEntry& entry : *pending) lanes[entry.actor].push_back(std::move(entry));
+    auto state = std::make_shared<LaneState>();
+    auto next = lanes.begin();
+    asio::steady_timer timer(ctx.executor);
+    while (next != lanes.end() || state->running.load() > 0) {
+      while (next != lanes.end() && state->running.load() < kMaxLanes && !state->failed.load()) {
+        state->running.fetch_add(1);
+        asio::co_spawn(ctx.executor,
+                       OutboxLane(shared_from_this(), *peer, owner, std::move(next->second), state),
+                       asio::detached);
+        ++next;
+      }
+      if (state->failed.load()) next = lanes.end();  // start no more lanes; let these finish
+      // Lanes run on other threads of the executor; poll their count (a short, bounded wait).
+      timer.expires_after(std::chrono::milliseconds(1));
+      co_await timer.async_wait(kTuple);
+    }
+    co_return state->failed.load() ? Round::kFailed : Round::kProgress;
+  }
+
+  asio::awaitable<void> OutboxLane(std::shared_ptr<Impl> self, Peer peer, std::string owner,
+                                   std::vector<OutboxEntry> entries,
+                                   std::shared_ptr<LaneState> state) {
+    (void)self;
+    try {
+      for (const OutboxEntry& entry : entries) {
+        if (Stopped() || state->failed.load()) break;
+        if (!co_await SendCommand(peer, owner, entry)) {
+          state->failed.store(true);
+          break;
+        }
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("replication: sending commands to {} failed: {}", owner, e.what());
+      state->failed.store(true);
+    }
+    state->running.fetch_sub(1);
+  }
+
+  // Sends one command and records the owner's verdict. False when it must be retried later.
+  asio::awaitable<bool> SendCommand(const Peer& peer, const std::string& owner,
+                                    const OutboxEntry& entry) {
+    const int64_t now = clock.UnixSeconds();
+    groups::Command command;
+    command.stream = entry.stream;
+    command.type = entry.type;
+    command.actor = entry.actor;
+    command.data = entry.data;
+    command.command_id = entry.command_id;
+    ++commands_sent;
+    const std::string url =
+        owner + std::string(kStreamsPathPrefix) + EncodeSegment(entry.stream) + "/commands";
+    const std::string body = CommandJson(command);
+    auto outcome = co_await Exchange(peer, std::string(kPost), url, body);
+    const int64_t id = entry.id;
+    if (!outcome.ok() || outcome->status >= 500 || outcome->status == 401 ||
+        outcome->status == 429) {
+      // Not the owner's verdict on the command: retry later.
+      const std::string why = outcome.ok() ? "status " + std::to_string(outcome->status) + ": " +
+                                                 outcome->body.substr(0, 300)
+                                           : outcome.error().message;
+      spdlog::warn("replication: command {} to {} not delivered: {}", entry.command_id, owner, why);
+      (void)peers.RecordFailure(owner, why);
+      (void)co_await AwaitWrite<bool>(store.writer(), OutboxJob(Verdict::kRetry, id, why, 0, now));
+      co_return false;
+    }
+    if (outcome->status >= 200 && outcome->status < 300) {
+      auto event = ParseCommandAnswer(entry.stream, outcome->body);
+      if (!event.ok()) {
+        const std::string why = "the owner's answer is malformed: " + event.error().message;
+        (void)co_await AwaitWrite<bool>(store.writer(),
+                                        OutboxJob(Verdict::kRetry, id, why, 0, now));
+        co_return false;
+      }
+      const int64_t seq = event->seq;
+      auto marked = co_await AwaitWrite<bool>(
+          store.writer(), OutboxJob(Verdict::kAccepted, id, std::string(), seq, now));
+      if (!marked.ok()) co_return false;
+      ++commands_accepted;
+      Notify(entry.command_id, std::move(event).value());
+      co_return true;
+    }
+    // 4xx: the owner's final verdict.
+    json error = json::parse(outcome->body, nullptr, false);
+    if (!error.is_object())
+      error = json{{"error", "refused"}, {"message", outcome->body.substr(0, 300)}};
+    error["status"] = outcome->status;
+    const std::string text = error.dump(-1, ' ', false, json::error_handler_t::replace);
+    auto marked =
+        co_await AwaitWrite<bool>(store.writer(), OutboxJob(Verdict::kRefused, id, text, 0, now));
+    if (!marked.ok()) co_return false;
+    spdlog::info("replication: {} refused command {}: {}", owner, entry.command_id, text);
+    Notify(entry.command_id, std::nullopt);
+    co_return true;
+  }
+
+  // --- Mirror: applying and pulling ---------------------------------------------------------
+
+  asio::awaitable<Result<groups::ApplyReport>> Apply(std::string stream, std::string owner_domain,
+                                                     std::vector<groups::Event> events) {
+    auto report = co_await AwaitWrite<groups::ApplyReport>(
+        store.writer(), ApplyJob(std::move(stream), std::move(owner_domain), std::move(events)));
+    if (report.ok()) events_applied += report->applied;
+    co_return report;
+  }
+
+  // Pulls `stream` from its owner after our head until we have `until` (or the owner's head).
+  asio::awaitable<Result<int64_t>> Pull(Peer owner, std::string stream, std::string owner_domain,
+                                        int64_t until) {
+    auto head = groups.Head(stream);
+    if (!head.ok()) co_return std::move(head).error();
+    int64_t at = *head;
+    for (int page = 0; page < kMaxPullPages && at < until; ++page) {
+      ++pulls;
+      const std::string url = owner.node_id + std::string(kStreamsPathPrefix) +
+                              EncodeSegment(stream) + "/events?after=" + std::to_string(at) +
+                              "&limit=" + std::to_string(kMaxPullLimit);
+      auto outcome = co_await Exchange(owner, std::string(kGet), url, std::string());
+      if (!outcome.ok()) co_return std::move(outcome).error();
+      if (outcome->status != 200) co_return ErrorFromAnswer(outcome->status, outcome->body);
+      auto parsed = ParseEventsPage(stream, outcome->body, at, kMaxEventsBody);
+      if (!parsed.ok()) co_return std::move(parsed).error();
+      if (parsed->events.empty()) break;
+      auto report = co_await Apply(stream, owner_domain, std::move(parsed->events));
+      if (!report.ok()) co_return std::move(report).error();
+      if (report->dropped || report->head <= at) break;
+      at = report->head;
+    }
+    co_return at;
+  }
+
+  // --- Files --------------------------------------------------------------------------------
+
+  // Verifies the signature of a file answer (its body was streamed to disk, so the digest is
+  // checked against the expected hash instead of the bytes; the upload checks the bytes).
+  Status VerifyFileAnswer(const HttpMessage& response, const HttpMessage& request,
+                          const std::vector<PeerKey>& keys, const std::string& sha256) {
+    auto entry = FindSignature(response, kSignatureLabel);
+    if (!entry.ok()) return std::move(entry).error();
+    const sf::Parameters& params = entry->input.params;
+    auto int_param = [&](std::string_view key) -> std::optional<int64_t> {
+      const sf::BareItem* v = sf::FindParam(params, key);
+      const int64_t* i = v ? std::get_if<int64_t>(v) : nullptr;
+      return i ? std::optional<int64_t>(*i) : std::nullopt;
+    };
+    auto string_param = [&](std::string_view key) -> std::string {
+      const sf::BareItem* v = sf::FindParam(params, key);
+      const std::string* s = v ? std::get_if<std::string>(v) : nullptr;
+      return s ? *s : std::string();
+    };
+    const auto created = int_param("created");
+    const auto expires = int_param("expires");
+    const int64_t now = clock.UnixSeconds();
+    if (string_param("tag") != kSignatureTag || string_param("alg") != "ed25519" || !created ||
+        !expires || *expires <= *created || *expires - *created > kMaxSignatureValidity.count() ||
+        *created > now + 60 || *expires < now) {
+      return MakeError(ErrorCode::kUnauthenticated, "the file answer's signature is not valid now",
+                       std::string(reason::kMalformedSignature));
+    }
+    const std::string kid = string_param("keyid");
+    const PeerKey* key = nullptr;
+    for (const PeerKey& k : keys) {
+      if (k.kid == kid) key = &k;
+    }
+    if (key == nullptr || (key->not_after && now > *key->not_after)) {
+      return MakeError(ErrorCode::kUnauthenticated, "the file answer is signed by an unknown key",
+                       std::string(reason::kUnknownKey));
+    }
+    for (const sf::Item& wanted : {Component("@status"), Component("content-digest"),
+                                   Component("@method", true), Component("@target-uri", true)}) {
+      bool covered = false;
+      for (const sf::Item& item : entry->input.items) covered = covered || item == wanted;
+      if (!covered) {
+        return MakeError(ErrorCode::kUnauthenticated, "the file answer's signature is incomplete",
+                         std::string(reason::kComponentNotCovered));
+      }
+    }
+    auto base = SignatureBase(entry->input, response, &request);
+    if (!base.ok()) return std::move(base).error();
+    if (!VerifyEd25519(*base, entry->signature, key->public_key)) {
+      return MakeError(ErrorCode::kUnauthenticated, "the file answer's signature does not verify",
+                       std::string(reason::kInvalidSignature));
+    }
+    auto digest = response.FieldValues("content-digest");
+    if (digest.size() != 1 || digest.front() != DigestFieldOfHash(sha256)) {
+      return MakeError(ErrorCode::kUnauthenticated,
+                       "the file answer's Content-Digest is not the requested hash",
+                       std::string(reason::kDigestMismatch));
+    }
+    return OkStatus();
+  }
+
+  // Fetches the bytes `sha256` from `node` into the FileStore.
+  asio::awaitable<Result<std::filesystem::path>> FetchFile(Peer peer, std::string sha256) {
+    auto have = files.Has(sha256);
+    if (!have.ok()) co_return std::move(have).error();
+    if (*have) co_return files.PathOf(sha256);
+    auto keys = peers.Keys(peer.id);
+    if (!keys.ok()) co_return std::move(keys).error();
+    Status signed_ok;
+    HttpMessage request =
+        SignedRequest("GET", peer.node_id + std::string(kFilesPathPrefix) + sha256, "", signed_ok);
+    if (!signed_ok.ok()) co_return std::move(signed_ok).error();
+    auto upload = files.Begin(ctx.max_upload_bytes);
+    if (!upload.ok()) co_return std::move(upload).error();
+    groups::Upload& sink = **upload;
+    auto response = co_await client.Download(
+        request, [&sink](std::string_view chunk) { return sink.Write(chunk); },
+        static_cast<uint64_t>(ctx.max_upload_bytes));
+    if (!response.ok()) co_return std::move(response).error();
+    if (response->message.status != 200) {
+      NodeDocument owner;
+      owner.base_url = peer.node_id;
+      owner.keys = ToDocumentKeys(*keys);
+      DocumentKeyResolver resolver(owner);
+      KithVerifier verifier(resolver, replay, clock);
+      auto verified = verifier.VerifyResponse(response->message, request, response->body);
+      if (!verified.ok()) co_return std::move(verified).error();
+      co_return ErrorFromAnswer(response->message.status, response->body);
+    }
+    Status verified = VerifyFileAnswer(response->message, request, *keys, sha256);
+    if (!verified.ok()) co_return std::move(verified).error();
+    auto stored = sink.Commit(sha256);
+    if (!stored.ok()) co_return std::move(stored).error();
+    co_return files.PathOf(sha256);
+  }
+
+  // --- Inbound ------------------------------------------------------------------------------
+
+  asio::awaitable<StreamResponse> Handle(StreamRequest request) {
+    const InboundRequest& in = request.inbound;
+    std::string_view target = in.message.target_uri;
+    if (target.substr(0, ctx.base_url.size()) != ctx.base_url) {
+      co_return ErrorAnswer(MakeError(ErrorCode::kInvalidArgument, "target outside this node"));
+    }
+    std::string_view path = target.substr(ctx.base_url.size());
+    std::string_view query;
+    if (const size_t q = path.find('?'); q != std::string_view::npos) {
+      query = path.substr(q + 1);
+      path = path.substr(0, q);
+    }
+    const bool is_file = path.substr(0, kFilesPathPrefix.size()) == kFilesPathPrefix;
+    const bool is_stream = path.substr(0, kStreamsPathPrefix.size()) == kStreamsPathPrefix;
+    if (!is_file && !is_stream) {
+      co_return ErrorAnswer(MakeError(ErrorCode::kNotFound, "no such federation endpoint"));
+    }
+    std::string action;
+    std::string stream;
+    if (is_stream) {
+      std::string_view rest = path.substr(kStreamsPathPrefix.size());
+      const size_t slash = rest.find('/');
+      if (slash == std::string_view::npos) {
+        co_return ErrorAnswer(MakeError(ErrorCode::kNotFound, "no such federation endpoint"));
+      }
+      auto decoded = DecodeSegment(rest.substr(0, slash));
+      action = std::string(rest.substr(slash + 1));
+      if (!decoded || !groups::ParseGroupStream(*decoded).ok()) {
+        co_return ErrorAnswer(MakeError(ErrorCode::kInvalidArgument, "not a stream name"));
+      }
+      stream = std::move(decoded).value();
+    }
+    const size_t limit = action == "events" && in.message.method == "POST" ? kMaxEventsBody
+                         : action == "commands"                            ? kMaxCommandBody
+                                                                           : kMaxFederationBody;
+    if (in.body.size() > limit) {
+      ++refused_inbound;
+      co_return ErrorAnswer(MakeError(ErrorCode::kTooLarge, "message body too large"));
+    }
+
+    // Who sent it: an active peer (401 otherwise).
+    PeerKeyResolver resolver(peers);
+    KithVerifier verifier(resolver, replay, clock);
+    auto verified = verifier.VerifyRequest(in.message, in.body);
+    if (!verified.ok()) {
+      ++refused_inbound;
+      co_return Answer(HttpStatusFor(verified.error().code), SignatureErrorJson(verified.error()));
+    }
+    const std::string sender = verified->node_id;
+    auto sender_domain = DomainOfNode(sender);
+    if (!sender_domain.ok()) co_return ErrorAnswer(sender_domain.error());
+    NotePeerContactNow(sender);
+
+    StreamResponse answer;
+    if (is_file && in.message.method == "GET") {
+      answer = ServeFile(sender, std::string(path.substr(kFilesPathPrefix.size())));
+    } else if (action == "commands" && in.message.method == "POST") {
+      answer = co_await HandleCommand(sender, *sender_domain, stream, in.body);
+    } else if (action == "events" && in.message.method == "POST") {
+      answer = co_await HandlePush(sender, *sender_domain, stream, in.body);
+    } else if (action == "events" && in.message.method == "GET") {
+      answer = ServePull(sender, stream, query);
+    } else if (action == "follow" && in.message.method == "POST") {
+      answer = co_await HandleFollow(sender, stream, in.body);
+    } else {
+      answer = ErrorAnswer(MakeError(ErrorCode::kNotFound, "no such federation endpoint"));
+    }
+    if (answer.status >= 400) {
+      ++refused_inbound;
+      spdlog::warn("federation: {} {} from {} refused ({}): {}", in.message.method,
+                   path.substr(0, 200), sender, answer.status, answer.body.substr(0, 300));
+    }
+    co_return answer;
+  }
+
+  asio::awaitable<StreamResponse> HandleCommand(std::string sender, std::string sender_domain,
+                                                std::string stream, std::string body) {
+    auto command = ParseCommand(stream, body);
+    if (!command.ok()) co_return ErrorAnswer(command.error());
+    Status from = CheckActorFromSender(*command, sender_domain);
+    if (!from.ok()) co_return ErrorAnswer(from.error());
+    auto ref = groups::ParseGroupStream(stream);
+    if (!ref.ok()) co_return ErrorAnswer(ref.error());
+    if (ref->domain != ctx.domain) {
+      co_return ErrorAnswer(MakeError(ErrorCode::kNotFound, "this node does not own " + stream,
+                                      std::string(stream_reason::kNotOwnedHere)));
+    }
+    namespace t = groups::event_type;
+    if (command->type == t::kFileAdded || command->type == t::kFileVersionAdded) {
+      // The bytes come from the sender before the command is accepted.
+      const std::string sha = command->data.value("sha256", "");
+      auto peer = ActivePeer(sender);
+      if (!peer.ok()) co_return ErrorAnswer(peer.error());
+      auto fetched = co_await FetchFile(*peer, sha);
+      if (!fetched.ok()) {
+        Error error = fetched.error();
+        if (error.code != ErrorCode::kTooLarge && error.code != ErrorCode::kInvalidArgument) {
+          error.code = ErrorCode::kUnavailable;  // the sender retries
+        }
+        error.message = "cannot fetch file " + sha + " from " + sender + ": " + error.message;
+        co_return ErrorAnswer(error);
+      }
+    }
+    auto appended = co_await AppendOwned(std::move(command).value(), sender);
+    if (!appended.ok()) co_return ErrorAnswer(appended.error());
+    co_return Answer(200, CommandAnswerJson(appended->event));
+  }
+
+  asio::awaitable<StreamResponse> HandlePush(std::string sender, std::string sender_domain,
+                                             std::string stream, std::string body) {
+    Status owner_ok = CheckStreamOwner(stream, sender_domain);
+    if (!owner_ok.ok()) co_return ErrorAnswer(owner_ok.error());
+    auto batch = ParseEventBatch(stream, body, kMaxEventsBody);
+    if (!batch.ok()) co_return ErrorAnswer(batch.error());
+    const int64_t first = batch->events.front().seq;
+    const int64_t last = batch->events.back().seq;
+    auto report = co_await Apply(stream, sender_domain, batch->events);
+    if (!report.ok()) co_return ErrorAnswer(report.error());
+    if (report->gap) {
+      auto peer = ActivePeer(sender);
+      if (!peer.ok()) co_return ErrorAnswer(peer.error());
+      auto pulled = co_await Pull(*peer, stream, sender_domain, first - 1);
+      if (!pulled.ok()) {
+        spdlog::warn("replication: pulling {} from {} failed: {}", stream, sender,
+                     pulled.error().message);
+        co_return ErrorAnswer(
+            MakeError(ErrorCode::kUnavailable,
+                      "gap before seq " + std::to_string(first) +
+                          "; pulling the missing events failed: " + pulled.error().message));
+      }
+      report = co_await Apply(stream, sender_domain, std::move(batch->events));
+      if (!report.ok()) co_return ErrorAnswer(report.error());
+    }
+    // A private group whose last local member left was dropped: its events were consumed.
+    const int64_t head = report->dropped ? std::max(report->head, last) : report->head;
+    co_return Answer(200, json{{"head", head}}.dump());
+  }
+
+  StreamResponse ServePull(const std::string& sender, const std::string& stream,
+                           std::string_view query) {
+    const int64_t after = QueryInt(query, "after").value_or(0);
+    const int64_t limit =
+        std::clamp<int64_t>(QueryInt(query, "limit").value_or(500), 1, kMaxPullLimit);
+    auto group = groups.GetGroup(stream);
+    if (!group.ok()) return ErrorAnswer(group.error());
+    auto sub =
+        store.Read([&](storage::Database& db) { return FindSubscription(db, stream, sender); });
+    if (!sub.ok()) return ErrorAnswer(sub.error());
+    if (!sub->has_value() && group->visibility != groups::Visibility::kPublic) {
+      return ErrorAnswer(MakeError(ErrorCode::kPermissionDenied,
+                                   sender + " does not receive " + stream,
+                                   std::string(stream_reason::kNotSubscribed)));
+    }
+    auto events =
+        groups.EventsAfter(stream, after, static_cast<size_t>(limit), ctx.max_batch_bytes);
+    if (!events.ok()) return ErrorAnswer(events.error());
+    if (sub->has_value() && (*sub)->until_seq) {
+      while (!events->empty() && events->back().seq > *(*sub)->until_seq) events->pop_back();
+    }
+    return Answer(200, EventsPageJson(stream, *events, group->head));
+  }
+
+  asio::awaitable<StreamResponse> HandleFollow(std::string sender, std::string stream,
+                                               std::string body) {
+    json parsed = json::parse(body, nullptr, false);
+    if (!parsed.is_object() || !parsed.contains("follow") || !parsed["follow"].is_boolean()) {
+      co_return ErrorAnswer(
+          MakeError(ErrorCode::kInvalidArgument, "a follow message is {\"follow\":true|false}"));
+    }
+    const bool follow = parsed["follow"].get<bool>();
+    auto ref = groups::ParseGroupStream(stream);
+    if (!ref.ok() || ref->domain != ctx.domain) {
+      co_return ErrorAnswer(MakeError(ErrorCode::kNotFound, "this node does not own " + stream,
+                                      std::string(stream_reason::kNotOwnedHere)));
+    }
+    auto done = co_await AwaitWrite<bool>(store.writer(), FollowJob(stream, sender, follow));
+    if (!done.ok()) co_return ErrorAnswer(done.error());
+    NoteAppendedNow(stream);
+    co_return Answer(200, json{{"stream", stream}, {"following", follow}}.dump());
+  }
+
+  StreamResponse ServeFile(const std::string& sender, const std::string& sha256) {
+    if (!groups::IsSha256Hex(sha256)) {
+      return ErrorAnswer(MakeError(ErrorCode::kInvalidArgument, "not a sha256 (64 hex digits)"));
+    }
+    auto allowed = store.Read([&](storage::Database& db) -> Result<bool> {
+      auto seen = MaySeeFile(db, sender, sha256);
+      if (!seen.ok() || *seen) return seen;
+      return OutboxReferencesFile(db, sender, sha256);
+    });
+    if (!allowed.ok()) return ErrorAnswer(allowed.error());
+    auto have = files.Has(sha256);
+    if (!*allowed || !have.ok() || !*have) {
+      return ErrorAnswer(MakeError(ErrorCode::kNotFound, "no file " + sha256 + " for you here"));
+    }
+    auto path = files.PathOf(sha256);
+    if (!path.ok()) return ErrorAnswer(path.error());
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(*path, ec);
+    if (ec) return ErrorAnswer(MakeError(ErrorCode::kNotFound, "no file " + sha256 + " here"));
+    StreamResponse r;
+    r.status = 200;
+    r.file = *path;
+    r.file_sha256 = sha256;
+    r.file_size = static_cast<int64_t>(size);
+    return r;
+  }
+
+  // A verified request from `node`: it is up. Loops in backoff retry at once; an idle node is
+  // also looked at (at most every kIdleContactCheck), so that work left behind while it was
+  // unreachable or not active is picked up without waiting for the next event.
+  void NotePeerContactNow(std::string_view node) {
+    bool kick_delivery = false;
+    bool kick_outbox = false;
+    const auto now = std::chrono::steady_clock::now();
+    {
+      std::lock_guard lock(mu);
+      auto check = [&](std::map<std::string, Loop, std::less<>>& loops) {
+        auto it = loops.find(node);
+        if (it == loops.end()) it = loops.emplace(std::string(node), Loop{}).first;
+        Loop& loop = it->second;
+        if (loop.backoff.failures > 0) return true;
+        if (loop.running || now < loop.last_idle_check + kIdleContactCheck) return false;
+        loop.last_idle_check = now;
+        return true;
+      };
+      kick_delivery = check(delivery);
+      kick_outbox = check(outbox);
+    }
+    if (kick_delivery) Kick(delivery, node, false, true);
+    if (kick_outbox) Kick(outbox, node, true, true);
+  }
+};
+
+Replicator::Replicator(ReplicationContext context, storage::Store& store,
+                       groups::GroupStore& groups, groups::FileStore& files, PeerStore& peers,
+                       HttpClient& client, ReplayCache& replay_cache, const Clock& clock)
+    : impl_(std::make_shared<Impl>(std::move(context), store, groups, files, peers, client,
+                                   replay_cache, clock)) {}
+
+Replicator::~Replicator() { Stop(); }
+
+void Replicator::Start() {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->started) return;
+    impl_->started = true;
+  }
+  auto nodes = impl_->store.Read([](storage::Database& db) { return NodesWithPending(db); });
+  if (nodes.ok()) {
+    for (const std::string& node : *nodes) impl_->Kick(impl_->delivery, node, false, false);
+  } else {
+    spdlog::error("replication: cannot read pending deliveries: {}", nodes.error().message);
+  }
+  auto owners = impl_->store.Read([](storage::Database& db) { return OwnersWithPending(db); });
+  if (owners.ok()) {
+    for (const std::string& owner : *owners) impl_->Kick(impl_->outbox, owner, true, false);
+  } else {
+    spdlog::error("replication: cannot read the outbox: {}", owners.error().message);
+  }
+}
+
+void Replicator::Stop() {
+  std::lock_guard lock(impl_->mu);
+  impl_->stopped = true;
+}
+
+asio::awaitable<Result<SubmitResult>> Replicator::Submit(groups::Command command) {
+  Impl& impl = *impl_;
+  auto actor_domain = groups::AddressDomain(command.actor);
+  if (!actor_domain.ok()) co_return std::move(actor_domain).error();
+  if (*actor_domain != impl.ctx.domain) {
+    co_return MakeError(ErrorCode::kInvalidArgument,
+                        "only members of this node can act through it: " + command.actor);
+  }
+  if (!groups::IsKnownEventType(command.type)) {
+    co_return MakeError(ErrorCode::kInvalidArgument, "unknown command type " + command.type);
+  }
+  Status valid = groups::ValidateEventData(command.type, command.data);
+  if (!valid.ok()) co_return std::move(valid).error();
+  auto ref = groups::ParseGroupStream(command.stream);
+  if (!ref.ok()) co_return std::move(ref).error();
+  if (command.command_id.empty()) {
+    command.command_id = NewCommandId();
+  } else if (!IsValidCommandId(command.command_id)) {
+    co_return MakeError(ErrorCode::kInvalidArgument,
+                        "a command id is 1-100 characters of [A-Za-z0-9_-]");
+  }
+
+  SubmitResult result;
+  result.command_id = command.command_id;
+  if (ref->domain == impl.ctx.domain) {
+    auto appended = co_await impl.AppendOwned(std::move(command), impl.ctx.base_url);
+    if (!appended.ok()) co_return std::move(appended).error();
+    result.state = SubmitResult::State::kAccepted;
+    result.event = std::move(appended->event);
+    co_return result;
+  }
+
+  auto owner = impl.PeerForDomain(ref->domain);
+  if (!owner.ok()) co_return std::move(owner).error();
+  auto head = impl.groups.Head(command.stream);
+  if (head.ok() && *head > 0) {
+    Status checked = impl.groups.Check(command);
+    if (!checked.ok()) co_return std::move(checked).error();
+  }
+  auto waiter = std::make_shared<Impl::Waiter>();
+  {
+    std::lock_guard lock(impl.mu);
+    impl.waiters[command.command_id] = waiter;
+  }
+  const int64_t now = impl.clock.UnixSeconds();
+  const std::string owner_node = owner->node_id;
+  auto inserted =
+      co_await AwaitWrite<int64_t>(impl.store.writer(), Impl::InsertJob(command, owner_node, now));
+  if (!inserted.ok() && inserted.error().code != ErrorCode::kConflict) {
+    std::lock_guard lock(impl.mu);
+    impl.waiters.erase(command.command_id);
+    co_return std::move(inserted).error();
+  }
+  impl.Kick(impl.outbox, owner_node, true, false);
+
+  // Wait for the owner's verdict, at most submit_wait.
+  asio::steady_timer timer(impl.ctx.executor);
+  const auto deadline = std::chrono::steady_clock::now() + impl.ctx.submit_wait;
+  for (;;) {
+    {
+      std::lock_guard lock(impl.mu);
+      if (waiter->done || impl.stopped) break;
+    }
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) break;
+    timer.expires_after(
+        std::min<std::chrono::steady_clock::duration>(left, std::chrono::milliseconds(2)));
+    co_await timer.async_wait(kTuple);
+  }
+  {
+    std::lock_guard lock(impl.mu);
+    impl.waiters.erase(command.command_id);
+  }
+  auto entry = GetOutboxEntry(command.command_id);
+  if (!entry.ok()) co_return std::move(entry).error();
+  if (entry->state == "refused") {
+    json error = json::parse(entry->error, nullptr, false);
+    const int status = error.is_object() ? error.value("status", 400) : 400;
+    co_return ErrorFromAnswer(status, entry->error);
+  }
+  if (entry->state == "accepted") {
+    result.state = SubmitResult::State::kAccepted;
+    result.event = waiter->event;
+    if (!result.event && entry->seq) {
+      groups::Event event;
+      event.stream = entry->stream;
+      event.seq = *entry->seq;
+      event.type = entry->type;
+      event.actor = entry->actor;
+      event.data = entry->data;
+      result.event = std::move(event);
+    }
+  }
+  co_return result;
+}
+
+Result<std::vector<OutboxEntry>> Replicator::Outbox(std::string_view actor, bool pending_only,
+                                                    size_t limit) {
+  return impl_->store.Read([&](storage::Database& db) {
+    return OutboxOf(db, actor, pending_only, std::clamp<size_t>(limit, 1, 1000));
+  });
+}
+
+Result<OutboxEntry> Replicator::GetOutboxEntry(std::string_view command_id) {
+  auto found =
+      impl_->store.Read([&](storage::Database& db) { return FindOutboxEntry(db, command_id); });
+  if (!found.ok()) return std::move(found).error();
+  if (!found->has_value()) {
+    return MakeError(ErrorCode::kNotFound, "no command " + std::string(command_id));
+  }
+  return std::move(**found);
+}
+
+asio::awaitable<Status> Replicator::Follow(std::string stream, bool follow) {
+  Impl& impl = *impl_;
+  auto ref = groups::ParseGroupStream(stream);
+  if (!ref.ok()) co_return std::move(ref).error();
+  if (ref->domain == impl.ctx.domain) {
+    co_return MakeError(ErrorCode::kInvalidArgument, "this node owns " + stream);
+  }
+  auto owner = impl.PeerForDomain(ref->domain);
+  if (!owner.ok()) co_return std::move(owner).error();
+  const std::string url =
+      owner->node_id + std::string(kStreamsPathPrefix) + EncodeSegment(stream) + "/follow";
+  const std::string body = json{{"follow", follow}}.dump();
+  auto outcome = co_await impl.Exchange(*owner, std::string(kPost), url, body);
+  if (!outcome.ok()) co_return std::move(outcome).error();
+  if (outcome->status != 200) co_return ErrorFromAnswer(outcome->status, outcome->body);
+  co_return OkStatus();
+}
+
+asio::awaitable<Result<std::filesystem::path>> Replicator::EnsureFile(std::string stream,
+                                                                      std::string sha256) {
+  Impl& impl = *impl_;
+  if (!groups::IsSha256Hex(sha256)) {
+    co_return MakeError(ErrorCode::kInvalidArgument, "not a sha256 (64 hex digits)");
+  }
+  auto have = impl.files.Has(sha256);
+  if (!have.ok()) co_return std::move(have).error();
+  if (*have) co_return impl.files.PathOf(sha256);
+  auto ref = groups::ParseGroupStream(stream);
+  if (!ref.ok()) co_return std::move(ref).error();
+  if (ref->domain == impl.ctx.domain) {
+    co_return MakeError(ErrorCode::kNotFound, "file " + sha256 + " is missing from this node");
+  }
+  auto owner = impl.PeerForDomain(ref->domain);
+  if (!owner.ok()) co_return std::move(owner).error();
+  co_return co_await impl.FetchFile(*owner, sha256);
+}
+
+asio::awaitable<StreamResponse> Replicator::HandleInbound(StreamRequest request) {
+  const std::string target = request.inbound.message.target_uri.substr(0, 300);
+  try {
+    co_return co_await impl_->Handle(std::move(request));
+  } catch (const std::exception& e) {
+    spdlog::error("federation stream request {} failed: {}", target, e.what());
+    co_return ErrorAnswer(MakeError(ErrorCode::kInternal, "internal error"));
+  }
+}
+
+Status Replicator::SignResponse(HttpMessage& response, const HttpMessage& request,
+                                std::string_view body_or_empty,
+                                const StreamResponse& answer) const {
+  std::shared_ptr<const identity::NodeKeyring> keys = impl_->ctx.keys();
+  if (!answer.file) {
+    KithSigner signer(
+        keys->current().kid, [keys](std::span<const uint8_t> m) { return keys->Sign(m); },
+        impl_->clock);
+    return signer.SignResponse(response, request, body_or_empty);
+  }
+  // A file answer: the digest of the bytes is their name; the same components and parameters
+  // as KithSigner::SignResponse.
+  const std::string digest = DigestFieldOfHash(answer.file_sha256);
+  if (digest.empty()) return MakeError(ErrorCode::kInternal, "file answer without a sha256");
+  response.SetField("Content-Digest", digest);
+  sf::InnerList input;
+  input.items = {Component("@status"), Component("content-digest"), Component("@method", true),
+                 Component("@target-uri", true)};
+  const int64_t created = impl_->clock.UnixSeconds();
+  input.params = {
+      {"created", created},           {"expires", created + kMaxSignatureValidity.count()},
+      {"keyid", keys->current().kid}, {"alg", std::string("ed25519")},
+      {"nonce", NewNonce()},          {"tag", std::string(kSignatureTag)},
+  };
+  auto base = SignatureBase(input, response, &request);
+  if (!base.ok()) return MakeError(ErrorCode::kInternal, "cannot sign: " + base.error().message);
+  const auto signature = keys->Sign(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(base->data()), base->size()));
+  return AttachSignature(response, kSignatureLabel, input, signature);
+}
+
+void Replicator::NotePeerContact(std::string_view node) { impl_->NotePeerContactNow(node); }
+
+void Replicator::NoteAppended(std::string_view stream) {
+  // The subscriber read is short, but callers may be on an I/O thread: do it on the executor.
+  asio::post(impl_->ctx.executor,
+             [impl = impl_, stream = std::string(stream)] { impl->NoteAppendedNow(stream); });
+}
+
+Replicator::Stats Replicator::stats() const {
+  Stats s;
+  s.events_pushed = impl_->events_pushed.load();
+  s.batches_pushed = impl_->batches_pushed.load();
+  s.push_failures = impl_->push_failures.load();
+  s.events_applied = impl_->events_applied.load();
+  s.pulls = impl_->pulls.load();
+  s.commands_sent = impl_->commands_sent.load();
+  s.commands_accepted = impl_->commands_accepted.load();
+  s.refused_inbound = impl_->refused_inbound.load();
+  return s;
+}
+
+}  // namespace kith::federation

@@ -1,0 +1,323 @@
+#include "federation/subscriptions.h"
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <utility>
+
+#include "federation/stream_wire.h"
+
+namespace kith::federation {
+
+namespace {
+
+// Runs a cached statement to completion after `bind`.
+template <class Bind>
+Status RunCached(storage::Database& db, std::string_view sql, Bind bind) {
+  auto stmt = db.Cached(sql);
+  if (!stmt.ok()) return std::move(stmt).error();
+  storage::StatementReset reset{*stmt};
+  bind(**stmt);
+  return (*stmt)->Run();
+}
+
+struct StreamRow {
+  int64_t id = 0;
+  std::string visibility;
+};
+
+Result<std::optional<StreamRow>> FindStream(storage::Database& db, std::string_view stream) {
+  auto stmt = db.Cached(
+      "SELECT s.id, COALESCE(g.visibility, '') FROM streams s "
+      "LEFT JOIN groups g ON g.stream_id = s.id WHERE s.name = ?");
+  if (!stmt.ok()) return std::move(stmt).error();
+  storage::StatementReset reset{*stmt};
+  (*stmt)->Bind(1, stream);
+  auto row = (*stmt)->Step();
+  if (!row.ok()) return std::move(row).error();
+  if (!*row) return std::optional<StreamRow>();
+  return std::optional<StreamRow>(StreamRow{(*stmt)->ColumnInt(0), (*stmt)->ColumnText(1)});
+}
+
+// Active peers by domain.
+Result<std::map<std::string, std::string>> ActivePeersByDomain(storage::Database& db) {
+  auto stmt = db.Cached("SELECT node_id FROM peers WHERE state = 'active'");
+  if (!stmt.ok()) return std::move(stmt).error();
+  storage::StatementReset reset{*stmt};
+  std::map<std::string, std::string> out;
+  for (;;) {
+    auto row = (*stmt)->Step();
+    if (!row.ok()) return std::move(row).error();
+    if (!*row) break;
+    std::string node = (*stmt)->ColumnText(0);
+    auto domain = DomainOfNode(node);
+    if (domain.ok()) out.emplace(std::move(domain).value(), std::move(node));
+  }
+  return out;
+}
+
+Subscription ReadSubscription(const storage::Statement& stmt) {
+  Subscription s;
+  s.stream = stmt.ColumnText(0);
+  s.node = stmt.ColumnText(1);
+  s.acked = stmt.ColumnInt(2);
+  if (!stmt.ColumnIsNull(3)) s.until_seq = stmt.ColumnInt(3);
+  s.following = stmt.ColumnInt(4) != 0;
+  s.head = stmt.ColumnInt(5);
+  return s;
+}
+
+Result<std::vector<Subscription>> ReadSubscriptions(storage::Statement& stmt) {
+  std::vector<Subscription> out;
+  for (;;) {
+    auto row = stmt.Step();
+    if (!row.ok()) return std::move(row).error();
+    if (!*row) break;
+    out.push_back(ReadSubscription(stmt));
+  }
+  return out;
+}
+
+constexpr std::string_view kSubscriptionColumns =
+    "SELECT s.name, sub.node, sub.acked, sub.until_seq, sub.following, s.head "
+    "FROM subscriptions sub JOIN streams s ON s.id = sub.stream_id ";
+
+}  // namespace
+
+Result<std::vector<std::string>> UpdateSubscribersIn(storage::Database& db, std::string_view stream,
+                                                     int64_t seq, std::string_view own_domain) {
+  auto found = FindStream(db, stream);
+  if (!found.ok()) return std::move(found).error();
+  if (!found->has_value()) {
+    return MakeError(ErrorCode::kNotFound, "no stream " + std::string(stream));
+  }
+  const StreamRow row = **found;
+  auto peers = ActivePeersByDomain(db);
+  if (!peers.ok()) return std::move(peers).error();
+
+  std::set<std::string> wanted;
+  {
+    auto stmt = db.Cached("SELECT member FROM group_members WHERE stream_id = ?");
+    if (!stmt.ok()) return std::move(stmt).error();
+    storage::StatementReset reset{*stmt};
+    (*stmt)->Bind(1, row.id);
+    for (;;) {
+      auto r = (*stmt)->Step();
+      if (!r.ok()) return std::move(r).error();
+      if (!*r) break;
+      auto domain = groups::AddressDomain((*stmt)->ColumnText(0));
+      if (!domain.ok() || *domain == own_domain) continue;
+      auto peer = peers->find(*domain);
+      if (peer != peers->end()) wanted.insert(peer->second);
+    }
+  }
+  struct Existing {
+    std::optional<int64_t> until_seq;
+    bool following = false;
+  };
+  std::map<std::string, Existing> existing;
+  {
+    auto stmt =
+        db.Cached("SELECT node, until_seq, following FROM subscriptions WHERE stream_id = ?");
+    if (!stmt.ok()) return std::move(stmt).error();
+    storage::StatementReset reset{*stmt};
+    (*stmt)->Bind(1, row.id);
+    for (;;) {
+      auto r = (*stmt)->Step();
+      if (!r.ok()) return std::move(r).error();
+      if (!*r) break;
+      Existing e;
+      if (!(*stmt)->ColumnIsNull(1)) e.until_seq = (*stmt)->ColumnInt(1);
+      e.following = (*stmt)->ColumnInt(2) != 0;
+      existing.emplace((*stmt)->ColumnText(0), e);
+    }
+  }
+  const bool is_public = row.visibility == "public";
+  const bool is_private = row.visibility == "private";
+  if (is_public) {
+    for (const auto& [node, e] : existing) {
+      // A follower stays one only while it is an active peer.
+      bool active = false;
+      for (const auto& [domain, peer_node] : *peers) active = active || peer_node == node;
+      if (e.following && active) wanted.insert(node);
+    }
+  }
+
+  std::vector<std::string> changed;
+  for (const auto& [node, e] : existing) {
+    const bool want = wanted.count(node) > 0;
+    if (want && e.until_seq.has_value()) {
+      KITH_RETURN_IF_ERROR(RunCached(
+          db,
+          "UPDATE subscriptions SET until_seq = NULL, acked = CASE WHEN ? THEN 0 ELSE acked END "
+          "WHERE stream_id = ? AND node = ?",
+          [&](storage::Statement& s) {
+            s.Bind(1, int64_t{is_private ? 1 : 0}).Bind(2, row.id).Bind(3, node);
+          }));
+      changed.push_back(node);
+    } else if (!want && !e.until_seq.has_value()) {
+      KITH_RETURN_IF_ERROR(
+          RunCached(db, "UPDATE subscriptions SET until_seq = ? WHERE stream_id = ? AND node = ?",
+                    [&](storage::Statement& s) { s.Bind(1, seq).Bind(2, row.id).Bind(3, node); }));
+      changed.push_back(node);
+    }
+  }
+  for (const std::string& node : wanted) {
+    if (existing.count(node)) continue;
+    KITH_RETURN_IF_ERROR(
+        RunCached(db,
+                  "INSERT INTO subscriptions (stream_id, node, acked, until_seq, following) "
+                  "VALUES (?, ?, 0, NULL, 0)",
+                  [&](storage::Statement& s) { s.Bind(1, row.id).Bind(2, node); }));
+    changed.push_back(node);
+  }
+  return changed;
+}
+
+Status SetFollowingIn(storage::Database& db, std::string_view stream, std::string_view node,
+                      bool follow, std::string_view own_domain) {
+  auto found = FindStream(db, stream);
+  if (!found.ok()) return std::move(found).error();
+  if (!found->has_value())
+    return MakeError(ErrorCode::kNotFound, "no group " + std::string(stream));
+  const StreamRow row = **found;
+  if (follow && row.visibility != "public") {
+    return MakeError(ErrorCode::kConflict,
+                     "only public groups can be followed; " + std::string(stream) + " is " +
+                         (row.visibility.empty() ? "not a group" : row.visibility),
+                     "not_public");
+  }
+  if (follow) {
+    KITH_RETURN_IF_ERROR(RunCached(
+        db,
+        "INSERT INTO subscriptions (stream_id, node, acked, until_seq, following) "
+        "VALUES (?, ?, 0, NULL, 1) ON CONFLICT (stream_id, node) DO UPDATE SET following = 1",
+        [&](storage::Statement& s) { s.Bind(1, row.id).Bind(2, node); }));
+  } else {
+    KITH_RETURN_IF_ERROR(
+        RunCached(db, "UPDATE subscriptions SET following = 0 WHERE stream_id = ? AND node = ?",
+                  [&](storage::Statement& s) { s.Bind(1, row.id).Bind(2, node); }));
+  }
+  // The head: a node that stops following stops after what it has seen so far.
+  auto head = db.Cached("SELECT head FROM streams WHERE id = ?");
+  if (!head.ok()) return std::move(head).error();
+  int64_t head_seq = 0;
+  {
+    storage::StatementReset reset{*head};
+    (*head)->Bind(1, row.id);
+    auto r = (*head)->Step();
+    if (!r.ok()) return std::move(r).error();
+    if (*r) head_seq = (*head)->ColumnInt(0);
+  }
+  auto updated = UpdateSubscribersIn(db, stream, head_seq, own_domain);
+  if (!updated.ok()) return std::move(updated).error();
+  return OkStatus();
+}
+
+Status AckIn(storage::Database& db, std::string_view stream, std::string_view node, int64_t acked) {
+  KITH_RETURN_IF_ERROR(
+      RunCached(db,
+                "UPDATE subscriptions SET acked = MAX(acked, ?) "
+                "WHERE stream_id = (SELECT id FROM streams WHERE name = ?) AND node = ?",
+                [&](storage::Statement& s) { s.Bind(1, acked).Bind(2, stream).Bind(3, node); }));
+  return RunCached(db,
+                   "DELETE FROM subscriptions WHERE stream_id = (SELECT id FROM streams WHERE "
+                   "name = ?) AND node = ? AND until_seq IS NOT NULL AND acked >= until_seq",
+                   [&](storage::Statement& s) { s.Bind(1, stream).Bind(2, node); });
+}
+
+Result<std::vector<Subscription>> PendingFor(storage::Database& db, std::string_view node,
+                                             size_t limit) {
+  auto stmt = db.Cached(std::string(kSubscriptionColumns) +
+                        "WHERE sub.node = ? AND sub.acked < s.head AND "
+                        "(sub.until_seq IS NULL OR sub.acked < sub.until_seq) "
+                        "ORDER BY s.id LIMIT ?");
+  if (!stmt.ok()) return std::move(stmt).error();
+  storage::StatementReset reset{*stmt};
+  (*stmt)->Bind(1, node).Bind(2, static_cast<int64_t>(limit));
+  return ReadSubscriptions(**stmt);
+}
+
+Result<std::vector<std::string>> NodesWithPending(storage::Database& db) {
+  auto stmt = db.Cached(
+      "SELECT DISTINCT sub.node FROM subscriptions sub JOIN streams s ON s.id = sub.stream_id "
+      "WHERE sub.acked < s.head AND (sub.until_seq IS NULL OR sub.acked < sub.until_seq)");
+  if (!stmt.ok()) return std::move(stmt).error();
+  storage::StatementReset reset{*stmt};
+  std::vector<std::string> out;
+  for (;;) {
+    auto r = (*stmt)->Step();
+    if (!r.ok()) return std::move(r).error();
+    if (!*r) break;
+    out.push_back((*stmt)->ColumnText(0));
+  }
+  return out;
+}
+
+Result<std::vector<Subscription>> SubscribersOf(storage::Database& db, std::string_view stream) {
+  auto stmt = db.Cached(std::string(kSubscriptionColumns) + "WHERE s.name = ? ORDER BY sub.node");
+  if (!stmt.ok()) return std::move(stmt).error();
+  storage::StatementReset reset{*stmt};
+  (*stmt)->Bind(1, stream);
+  return ReadSubscriptions(**stmt);
+}
+
+Result<std::optional<Subscription>> FindSubscription(storage::Database& db, std::string_view stream,
+                                                     std::string_view node) {
+  auto stmt = db.Cached(std::string(kSubscriptionColumns) + "WHERE s.name = ? AND sub.node = ?");
+  if (!stmt.ok()) return std::move(stmt).error();
+  storage::StatementReset reset{*stmt};
+  (*stmt)->Bind(1, stream).Bind(2, node);
+  auto rows = ReadSubscriptions(**stmt);
+  if (!rows.ok()) return std::move(rows).error();
+  if (rows->empty()) return std::optional<Subscription>();
+  return std::optional<Subscription>(std::move(rows->front()));
+}
+
+Result<bool> MaySeeFile(storage::Database& db, std::string_view node, std::string_view sha256) {
+  auto stmt = db.Cached(
+      "SELECT 1 FROM document_versions dv JOIN subscriptions sub ON sub.stream_id = dv.stream_id "
+      "WHERE dv.sha256 = ? AND sub.node = ? AND sub.until_seq IS NULL LIMIT 1");
+  if (!stmt.ok()) return std::move(stmt).error();
+  storage::StatementReset reset{*stmt};
+  (*stmt)->Bind(1, sha256).Bind(2, node);
+  auto r = (*stmt)->Step();
+  if (!r.ok()) return std::move(r).error();
+  return *r;
+}
+
+Result<std::optional<groups::Event>> FindAcceptedIn(storage::Database& db, std::string_view node,
+                                                    std::string_view command_id) {
+  auto stmt = db.Cached(
+      "SELECT s.name, e.seq, e.type, e.actor, e.at, e.data FROM accepted_commands a "
+      "JOIN streams s ON s.id = a.stream_id "
+      "JOIN events e ON e.stream_id = a.stream_id AND e.seq = a.seq "
+      "WHERE a.node = ? AND a.command_id = ?");
+  if (!stmt.ok()) return std::move(stmt).error();
+  storage::StatementReset reset{*stmt};
+  (*stmt)->Bind(1, node).Bind(2, command_id);
+  auto r = (*stmt)->Step();
+  if (!r.ok()) return std::move(r).error();
+  if (!*r) return std::optional<groups::Event>();
+  groups::Event event;
+  event.stream = (*stmt)->ColumnText(0);
+  event.seq = (*stmt)->ColumnInt(1);
+  event.type = (*stmt)->ColumnText(2);
+  event.actor = (*stmt)->ColumnText(3);
+  event.at = (*stmt)->ColumnInt(4);
+  event.data = nlohmann::json::parse((*stmt)->ColumnText(5), nullptr, false);
+  if (event.data.is_discarded()) event.data = nlohmann::json::object();
+  return std::optional<groups::Event>(std::move(event));
+}
+
+Status RecordAcceptedIn(storage::Database& db, std::string_view node, std::string_view command_id,
+                        std::string_view stream, int64_t seq, int64_t now) {
+  return RunCached(db,
+                   "INSERT INTO accepted_commands (node, command_id, stream_id, seq, accepted_at) "
+                   "VALUES (?, ?, (SELECT id FROM streams WHERE name = ?), ?, ?)",
+                   [&](storage::Statement& s) {
+                     s.Bind(1, node).Bind(2, command_id).Bind(3, stream).Bind(4, seq).Bind(5, now);
+                   });
+}
+
+}  // namespace kith::federation

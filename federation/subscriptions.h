@@ -1,0 +1,73 @@
+// Subscriptions: the owner side of replication in SQL (storage/migrations/0006_replication.sql,
+// tables `subscriptions` and `accepted_commands`): who receives which stream, how far each
+// subscriber acknowledged, and the commands already accepted from peers.
+//
+// The *In functions run inside a writer job (they never BEGIN/COMMIT); the others read on a
+// pooled connection. They read the groups projection (groups, group_members, events) and the
+// peers table directly, because the subscriber set must be computed in the same job that
+// appended the membership event. Thread-safe (each call uses the connection it is given).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "groups/event.h"
+#include "storage/database.h"
+#include "storage/result.h"
+#include "storage/store.h"
+
+namespace kith::federation {
+
+struct Subscription {
+  std::string stream;
+  std::string node;  // the subscriber's node id (base URL)
+  int64_t acked = 0;
+  std::optional<int64_t> until_seq;
+  bool following = false;
+  int64_t head = 0;  // the stream's head here
+};
+
+// Recomputes the subscribers of `stream` (owned here) after event `seq`: the nodes of the
+// group's members other than `own_domain`, mapped to active peers (a peer's domain is its
+// base URL's host[:port]), plus the following peers when the group is public. A node that
+// stops being one gets until_seq = seq (it still receives up to seq, so that it learns it
+// left); one that becomes one gets a row with acked 0, or its row back (until_seq NULL; acked
+// 0 when the group is private, whose mirror dropped the content). Returns the nodes whose
+// row changed.
+Result<std::vector<std::string>> UpdateSubscribersIn(storage::Database& db, std::string_view stream,
+                                                     int64_t seq, std::string_view own_domain);
+
+// Follow or unfollow (public groups only: kConflict, "not_public", otherwise; kNotFound for an
+// unknown stream). Unfollowing leaves the row while the node still has members in the group.
+Status SetFollowingIn(storage::Database& db, std::string_view stream, std::string_view node,
+                      bool follow, std::string_view own_domain);
+
+// Moves the cursor of (stream, node) forward to `acked` (never back), and deletes a row with
+// until_seq once acked >= until_seq.
+Status AckIn(storage::Database& db, std::string_view stream, std::string_view node, int64_t acked);
+
+// The subscriptions of `node` with events to send: acked < head and (until_seq IS NULL OR
+// acked < until_seq). At most `limit`.
+Result<std::vector<Subscription>> PendingFor(storage::Database& db, std::string_view node,
+                                             size_t limit = 1000);
+// The nodes with pending deliveries (for Start).
+Result<std::vector<std::string>> NodesWithPending(storage::Database& db);
+// The subscribers of `stream` (rows with until_seq NULL or not yet delivered up to it).
+Result<std::vector<Subscription>> SubscribersOf(storage::Database& db, std::string_view stream);
+Result<std::optional<Subscription>> FindSubscription(storage::Database& db, std::string_view stream,
+                                                     std::string_view node);
+
+// Whether `node` may fetch the bytes `sha256` from us: it subscribes to a stream one of whose
+// document versions references them.
+Result<bool> MaySeeFile(storage::Database& db, std::string_view node, std::string_view sha256);
+
+// accepted_commands: the seq recorded for (node, command_id), and the event at that seq.
+Result<std::optional<groups::Event>> FindAcceptedIn(storage::Database& db, std::string_view node,
+                                                    std::string_view command_id);
+Status RecordAcceptedIn(storage::Database& db, std::string_view node, std::string_view command_id,
+                        std::string_view stream, int64_t seq, int64_t now);
+
+}  // namespace kith::federation
