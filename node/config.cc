@@ -214,6 +214,21 @@ const std::vector<Field>& Fields() {
                           [](Config& c) -> bool& { return c.federation.allow_private_addresses; }));
     f.push_back(PathField("federation", "ca_file",
                           [](Config& c) -> fs::path& { return c.federation.ca_file; }));
+    f.push_back(IntField<int>(
+        "federation", "push_batch_events",
+        [](Config& c) -> int& { return c.federation.push_batch_events; }, 1, 10000));
+    f.push_back(IntField<int>(
+        "federation", "push_batch_bytes",
+        [](Config& c) -> int& { return c.federation.push_batch_bytes; }, 65536, 4 * 1024 * 1024));
+    f.push_back(IntField<int>(
+        "federation", "max_in_flight", [](Config& c) -> int& { return c.federation.max_in_flight; },
+        1, 64));
+    f.push_back(IntField<int>(
+        "federation", "min_backoff_ms",
+        [](Config& c) -> int& { return c.federation.min_backoff_ms; }, 10, 60000));
+    f.push_back(IntField<int>(
+        "federation", "max_backoff_seconds",
+        [](Config& c) -> int& { return c.federation.max_backoff_seconds; }, 1, 3600));
     // [identity]
     f.push_back(IntField<int>(
         "identity", "session_idle_timeout_seconds",
@@ -233,6 +248,10 @@ const std::vector<Field>& Fields() {
         PathField("web", "assets_dir", [](Config& c) -> fs::path& { return c.web.assets_dir; }));
     f.push_back(PathField("web", "templates_dir",
                           [](Config& c) -> fs::path& { return c.web.templates_dir; }));
+    // [groups]
+    f.push_back(IntField<int64_t>(
+        "groups", "max_upload_bytes",
+        [](Config& c) -> int64_t& { return c.groups.max_upload_bytes; }, 1, int64_t{1} << 40));
     return f;
   }();
   return fields;
@@ -403,8 +422,9 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_n
   for (const auto& [section_key, section_node] : root) {
     std::string_view section = section_key.str();
     if (!KnownSection(section)) {
-      return ConfigError(source_name, section, "",
-                         "unknown section (known: node, http, limits, log, federation)");
+      return ConfigError(
+          source_name, section, "",
+          "unknown section (known: node, http, limits, log, federation, identity, web, groups)");
     }
     const toml::table* table = section_node.as_table();
     if (table == nullptr) {

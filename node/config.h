@@ -70,6 +70,20 @@ struct FederationSection {
   bool allow_private_addresses = false;
   // PEM bundle of the certificate authorities trusted for peers' HTTPS; empty = the system's.
   std::filesystem::path ca_file;
+  // Group stream delivery to subscribers (federation/replication.h): events and bytes of JSON
+  // per pushed batch, and requests in flight per peer.
+  int push_batch_events = 500;
+  int push_batch_bytes = 1048576;
+  int max_in_flight = 2;
+  // Retries of pushes and outbox commands to an unreachable peer: exponential backoff with
+  // full jitter from min_backoff_ms, capped at max_backoff_seconds.
+  int min_backoff_ms = 500;
+  int max_backoff_seconds = 3600;
+};
+
+struct GroupsSection {
+  // Largest library file (upload or a peer's file); streamed to disk, never held in memory.
+  int64_t max_upload_bytes = 52428800;
 };
 
 struct IdentitySection {
@@ -97,6 +111,7 @@ struct Config {
   FederationSection federation;
   IdentitySection identity;
   WebSection web;
+  GroupsSection groups;
 };
 
 // Looks up an environment variable; returns nullopt when unset. Injected so tests need not

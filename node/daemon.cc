@@ -7,6 +7,7 @@
 #include <fstream>
 #include <future>
 
+#include "node/api_routes.h"
 #include "node/endpoints.h"
 #include "node/federation_routes.h"
 
@@ -136,6 +137,29 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
     AddFederationRoutes(d->router_, *d->peering_, *d->blocking_pool_, c.node.base_url);
   }
 
+  {  // Groups: the library's files, the group streams and their replication.
+    auto files = groups::FileStore::Open(data_dir / "files");
+    if (!files.ok()) return std::move(files).error();
+    d->files_ = std::move(files.value());
+    d->groups_ =
+        std::make_unique<groups::GroupStore>(*d->store_, SystemClock::Instance(), c.node.domain());
+    federation::ReplicationContext replication;
+    replication.base_url = c.node.base_url;
+    replication.domain = c.node.domain();
+    replication.keys = [keys = d->node_keys_.get()] { return keys->Get(); };
+    replication.executor = d->ioc_.get_executor();
+    replication.max_batch_events = static_cast<size_t>(c.federation.push_batch_events);
+    replication.max_batch_bytes = static_cast<size_t>(c.federation.push_batch_bytes);
+    replication.max_in_flight = static_cast<size_t>(c.federation.max_in_flight);
+    replication.min_backoff = std::chrono::milliseconds(c.federation.min_backoff_ms);
+    replication.max_backoff = std::chrono::seconds(c.federation.max_backoff_seconds);
+    replication.max_upload_bytes = c.groups.max_upload_bytes;
+    d->replicator_ = std::make_unique<federation::Replicator>(
+        std::move(replication), *d->store_, *d->groups_, *d->files_, *d->peer_store_,
+        *d->http_client_, *d->replay_cache_, SystemClock::Instance());
+    AddStreamRoutes(d->router_, *d->replicator_, c.node.base_url);
+  }
+
   {  // Members, sessions, the OpenID Connect provider, and the pages.
     const auto& ic = c.identity;
     identity::PasswordHasher::Options hash_options;
@@ -181,6 +205,19 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
     web.blocking_pool = d->blocking_pool_.get();
     AddOidcRoutes(d->router_, web);
     AddWebRoutes(d->router_, web);
+
+    ApiContext api;
+    api.config = &d->config_;
+    api.clock = &clock;
+    api.members = d->members_.get();
+    api.sessions = d->sessions_.get();
+    api.oidc = d->oidc_.get();
+    api.groups = d->groups_.get();
+    api.files = d->files_.get();
+    api.replicator = d->replicator_.get();
+    api.blocking_pool = d->blocking_pool_.get();
+    api.max_upload_bytes = c.groups.max_upload_bytes;
+    AddApiRoutes(d->router_, api);
   }
 
   storage::Store* store_ptr = d->store_.get();
@@ -255,6 +292,8 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
   auto http = HttpServer::Start(d->ioc_, http_options, d->router_, &d->metrics_);
   if (!http.ok()) return std::move(http).error();
   d->http_ = std::move(http.value());
+
+  d->replicator_->Start();
 
   auto admin_socket = AdminSocket::Start(d->ioc_, data_dir / "admin.sock", *d->admin_api_);
   if (!admin_socket.ok()) return std::move(admin_socket).error();
@@ -374,6 +413,9 @@ void Daemon::Stop() {
     spdlog::info("HTTP server stopped ({} connection(s) closed forcibly)", forced);
   }
   if (admin_socket_) admin_socket_->Shutdown(std::chrono::seconds(5));
+  // Replication stops before the Store closes (its state is durable; what is in flight is
+  // retried at the next start).
+  if (replicator_) replicator_->Stop();
   if (blocking_pool_) blocking_pool_->join();
   // The hasher's callbacks post to the io_context: finish them while it still exists.
   hasher_.reset();

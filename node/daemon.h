@@ -1,13 +1,15 @@
 // Daemon: kithd's wiring, as a class so that tests can run a node in-process.
 //
 // Start: takes the data directory lock, opens the Store (DATA_DIR/kith.db), loads the node's
-// keys, starts the HTTP server and the admin socket (DATA_DIR/admin.sock) on one io_context
-// with config.http.io_threads threads, and writes the listening address to DATA_DIR/kithd.addr
-// (e.g. "127.0.0.1:43123"; temp file + rename, so a reader never sees half of it).
-// Wait: blocks until SIGTERM/SIGINT (when handle_signals) or RequestStop(), then stops
-// gracefully: no new connections, idle keep-alive connections closed at once, requests in
-// flight get limits.shutdown_grace_seconds to finish, the Store is closed (the writer
-// drained), kithd.addr is removed.
+// keys, opens the library's file store (DATA_DIR/files) and the group streams, starts the
+// HTTP server (with the /api/v1 routes) and the admin socket (DATA_DIR/admin.sock) on one
+// io_context with config.http.io_threads threads, and writes the listening address to
+// DATA_DIR/kithd.addr (e.g. "127.0.0.1:43123"; temp file + rename, so a reader never sees half of
+// it). Group replication starts once the server listens and stops before the Store closes. Wait:
+// blocks until SIGTERM/SIGINT (when handle_signals) or RequestStop(), then stops gracefully: no new
+// connections, idle keep-alive connections closed at once, requests in flight get
+// limits.shutdown_grace_seconds to finish, the Store is closed (the writer drained), kithd.addr is
+// removed.
 //
 // Thread-safety: RequestStop is thread-safe; Start/Wait are called by one owner thread.
 #pragma once
@@ -28,6 +30,9 @@
 #include "federation/peer_store.h"
 #include "federation/peering_service.h"
 #include "federation/replay_cache.h"
+#include "federation/replication.h"
+#include "groups/file_store.h"
+#include "groups/group_store.h"
 #include "identity/member_store.h"
 #include "identity/node_keys.h"
 #include "identity/oidc_client.h"
@@ -112,6 +117,11 @@ class Daemon {
   std::unique_ptr<federation::PeerStore> peer_store_;
   std::unique_ptr<federation::HttpClient> http_client_;
   std::unique_ptr<federation::PeeringService> peering_;
+  // Groups: the library's file store, the group streams, and their replication (after the
+  // peering pieces it uses, so that it goes first).
+  std::unique_ptr<groups::FileStore> files_;
+  std::unique_ptr<groups::GroupStore> groups_;
+  std::unique_ptr<federation::Replicator> replicator_;
   std::unique_ptr<boost::asio::signal_set> signals_;
   std::unique_ptr<boost::asio::steady_timer> housekeeping_timer_;
   std::unique_ptr<HttpServer> http_;

@@ -1,7 +1,9 @@
 #include "node/http_server.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 #include <atomic>
@@ -37,6 +39,8 @@ using local = asio::local::stream_protocol;
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+// Streamed request bodies may take read_timeout plus one second per this many bytes.
+constexpr uint64_t kMinStreamedBytesPerSecond = 256 * 1024;
 
 using TcpStream = beast::tcp_stream;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
@@ -168,6 +172,21 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   // Half-closes and discards what the client still sends for a moment, so that it reads our
   // error response instead of a reset.
   asio::awaitable<void> LingeringClose();
+  // What reading a body into a sink came to.
+  struct SinkRead {
+    std::optional<Error> error;  // the response's error, when the request failed
+    bool close = false;          // the body was not read to its end: close after answering
+    bool drop = false;           // timeout or connection gone: close without an answer
+  };
+  // Moves `parser` (header done, body not started) into a buffer-body parser and feeds the
+  // body in chunks of at most 64 KiB to `sink`, then calls Finish.
+  asio::awaitable<SinkRead> ReadIntoSink(http::request_parser<http::string_body>& parser,
+                                         BodySink& sink, uint64_t body_limit);
+  // Writes the header of `res` with Content-Length = file.length, then (unless `head_only`)
+  // the file's bytes [offset, offset + length) in 64 KiB chunks, each under the write
+  // timeout. Returns the bytes written and whether the connection is still usable.
+  asio::awaitable<std::pair<size_t, bool>> WriteFile(Response& res, int fd,
+                                                     const FileResponse& file, bool head_only);
   // Counts the request (before the response is written, so that a client that has read the
   // response sees it in /metrics).
   void Count(std::string_view method, RouteMetrics* m, unsigned status, Clock::time_point start);
@@ -240,6 +259,85 @@ asio::awaitable<void> Session<Stream>::LingeringClose() {
 }
 
 template <class Stream>
+asio::awaitable<typename Session<Stream>::SinkRead> Session<Stream>::ReadIntoSink(
+    http::request_parser<http::string_body>& parser, BodySink& sink, uint64_t body_limit) {
+  SinkRead out;
+  http::request_parser<http::buffer_body> p(std::move(parser));
+  p.body_limit(body_limit);
+  std::vector<char> buf(64 * 1024);
+  while (!p.is_done()) {
+    p.get().body().data = buf.data();
+    p.get().body().size = buf.size();
+    auto [ec, n] = co_await http::async_read(stream_, buffer_, p, kUseTuple);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec == http::error::body_limit) {
+      out.error = MakeError(ErrorCode::kTooLarge,
+                            "request body larger than " + std::to_string(body_limit) + " bytes",
+                            "body_too_large");
+      out.close = true;
+      co_return out;
+    }
+    if (ec == beast::error::timeout || IsCloseError(ec)) {
+      out.drop = true;
+      co_return out;
+    }
+    if (ec) {
+      out.error = MakeError(ErrorCode::kInvalidArgument,
+                            "malformed HTTP request body: " + ec.message(), "bad_request");
+      out.close = true;
+      co_return out;
+    }
+    size_t got = buf.size() - p.get().body().size;
+    if (got > 0) {
+      Status written = sink.Write(std::string_view(buf.data(), got));
+      if (!written.ok()) {
+        out.error = std::move(written).error();
+        out.close = !p.is_done();
+        co_return out;
+      }
+    }
+  }
+  Status finished = sink.Finish();
+  if (!finished.ok()) out.error = std::move(finished).error();
+  co_return out;
+}
+
+template <class Stream>
+asio::awaitable<std::pair<size_t, bool>> Session<Stream>::WriteFile(Response& res, int fd,
+                                                                    const FileResponse& file,
+                                                                    bool head_only) {
+  http::response<http::empty_body> head(res.base());
+  head.content_length(file.length);
+  Lowest().expires_after(core_->options.write_timeout);
+  auto [hec, total] = co_await http::async_write(stream_, head, kUseTuple);
+  if (hec) co_return std::pair<size_t, bool>{0, false};
+  if (head_only) co_return std::pair<size_t, bool>{total, true};
+  std::vector<char> buf(64 * 1024);
+  uint64_t offset = file.offset;
+  uint64_t left = file.length;
+  while (left > 0) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(left, buf.size()));
+    ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      // The file shrank or failed under us: the promised length cannot be kept, so the
+      // connection must end here (the client sees a short body).
+      spdlog::error("{} {}: reading {} failed at offset {}", core_->options.name, remote_,
+                    file.path.string(), offset);
+      co_return std::pair<size_t, bool>{total, false};
+    }
+    Lowest().expires_after(core_->options.write_timeout);
+    auto [wec, wn] = co_await asio::async_write(
+        stream_, asio::buffer(buf.data(), static_cast<size_t>(n)), kUseTuple);
+    if (wec) co_return std::pair<size_t, bool>{total, false};
+    total += wn;
+    offset += static_cast<uint64_t>(n);
+    left -= static_cast<uint64_t>(n);
+  }
+  co_return std::pair<size_t, bool>{total, true};
+}
+
+template <class Stream>
 asio::awaitable<void> Session<Stream>::Run() {
   const auto& opt = core_->options;
   if constexpr (kIsTls<Stream>) {
@@ -298,42 +396,83 @@ asio::awaitable<void> Session<Stream>::Run() {
       }
     }
 
-    auto& req = parser.get();
     const std::string request_id = NewRequestId();
-    std::string_view target(req.target().data(), req.target().size());
-    std::string_view path = target, query;
-    if (auto q = target.find('?'); q != std::string_view::npos) {
-      path = target.substr(0, q);
-      query = target.substr(q + 1);
-    }
-    if (auto hash = path.find('#'); hash != std::string_view::npos) path = path.substr(0, hash);
-    std::string_view method(req.method_string().data(), req.method_string().size());
+    std::string_view target, path, query, method;
+    auto split_target = [&](const Request& r) {
+      target = std::string_view(r.target().data(), r.target().size());
+      path = target;
+      query = {};
+      if (auto q = target.find('?'); q != std::string_view::npos) {
+        path = target.substr(0, q);
+        query = target.substr(q + 1);
+      }
+      if (auto hash = path.find('#'); hash != std::string_view::npos) path = path.substr(0, hash);
+      method = std::string_view(r.method_string().data(), r.method_string().size());
+    };
+    split_target(parser.get());
 
-    RouteMatch match = core_->router.Find(req.method(), path);
+    RouteMatch match = core_->router.Find(parser.get().method(), path);
     const Route* route = match.kind == RouteMatch::Kind::kFound ? match.route : nullptr;
     RouteMetrics* route_metrics = route ? route->metrics : nullptr;
     uint64_t body_limit = route && route->options.max_body_bytes ? *route->options.max_body_bytes
                                                                  : opt.max_body_bytes;
     parser.body_limit(body_limit);
+    const bool streamed = route && route->options.body_sink;
+    // A streamed body moves the parser (and its message) away: keep a copy of the header.
+    std::optional<Request> header_copy;
+    if (streamed) {
+      header_copy.emplace(parser.get().base());
+      split_target(*header_copy);
+    }
+    const Request& req = header_copy ? *header_copy : parser.get();
 
     auto too_large = [&] {
       return ErrorResponse(MakeError(
           ErrorCode::kTooLarge, "request body larger than " + std::to_string(body_limit) + " bytes",
           "body_too_large"));
     };
+    auto send_continue = [&]() -> asio::awaitable<bool> {
+      if (beast::iequals(req[http::field::expect], "100-continue") && req.version() >= 11) {
+        http::response<http::empty_body> cont{http::status::continue_, req.version()};
+        Lowest().expires_after(opt.write_timeout);
+        auto [wec, wn] = co_await http::async_write(stream_, cont, kUseTuple);
+        if (wec) co_return false;
+        Lowest().expires_at(read_deadline);
+      }
+      co_return true;
+    };
+    std::optional<RequestContext> ctx;
+    if (route) {
+      ctx.emplace(RequestContext{req, path, query, std::move(match.params), remote_, request_id});
+    }
     std::optional<Response> early;  // an error answered before (or instead of) the handler
     bool close_after = false;
     if (auto len = parser.content_length(); len && *len > body_limit) {
       early = too_large();
       close_after = true;
-    } else if (!parser.is_done()) {
-      if (beast::iequals(req[http::field::expect], "100-continue") && req.version() >= 11) {
-        http::response<http::empty_body> cont{http::status::continue_, req.version()};
-        Lowest().expires_after(opt.write_timeout);
-        auto [wec, wn] = co_await http::async_write(stream_, cont, kUseTuple);
-        if (wec) break;
-        Lowest().expires_at(read_deadline);
+    } else if (streamed) {
+      auto sink = route->options.body_sink(*ctx);
+      if (!sink.ok()) {
+        early = ErrorResponse(sink.error());
+        close_after = !parser.is_done();
+      } else {
+        if (!parser.is_done() && !co_await send_continue()) break;
+        // A large upload gets time in proportion to its size (announced, or the route's
+        // limit when chunked) at a minimum rate; still one fixed deadline.
+        const uint64_t expected = parser.content_length().value_or(body_limit);
+        Lowest().expires_at(read_deadline +
+                            std::chrono::seconds(expected / kMinStreamedBytesPerSecond));
+        SinkRead r = co_await ReadIntoSink(parser, *sink.value(), body_limit);
+        if (r.drop) break;
+        if (r.error) {
+          early = ErrorResponse(*r.error);
+          close_after = r.close;
+        } else {
+          ctx->body_sink = std::move(sink.value());
+        }
       }
+    } else if (!parser.is_done()) {
+      if (!co_await send_continue()) break;
       auto [ec, n] = co_await http::async_read(stream_, buffer_, parser, kUseTuple);
       if (ec == http::error::body_limit) {
         early = too_large();
@@ -349,6 +488,7 @@ asio::awaitable<void> Session<Stream>::Run() {
     }
 
     Response res;
+    int file_fd = -1;
     if (early) {
       res = std::move(*early);
     } else if (match.kind == RouteMatch::Kind::kBadPath) {
@@ -365,11 +505,10 @@ asio::awaitable<void> Session<Stream>::Run() {
           "method_not_allowed"));
       res.set(http::field::allow, match.allow);
     } else {
-      RequestContext ctx{req, path, query, std::move(match.params), remote_, request_id};
       bool failed = false;
       std::string what;
       try {
-        res = co_await route->handler(ctx);
+        res = co_await route->handler(*ctx);
       } catch (const std::exception& e) {
         failed = true;
         what = e.what();
@@ -382,8 +521,25 @@ asio::awaitable<void> Session<Stream>::Run() {
                       route->pattern, what);
         res = ErrorResponse(MakeError(ErrorCode::kInternal,
                                       "internal error; request id " + request_id, "internal"));
+        ctx->file_response.reset();
+      }
+      if (ctx->file_response) {
+        file_fd = ::open(ctx->file_response->path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (file_fd < 0) {
+          spdlog::error("{} {}: cannot open {}: {}", opt.name, request_id,
+                        ctx->file_response->path.string(), std::generic_category().message(errno));
+          res = ErrorResponse(MakeError(ErrorCode::kInternal,
+                                        "internal error; request id " + request_id, "internal"));
+          ctx->file_response.reset();
+        }
       }
     }
+    struct FdCloser {
+      int& fd;
+      ~FdCloser() {
+        if (fd >= 0) ::close(fd);
+      }
+    } fd_closer{file_fd};
 
     const bool keep =
         !close_after && req.keep_alive() && !core_->stopping.load(std::memory_order_relaxed);
@@ -398,10 +554,17 @@ asio::awaitable<void> Session<Stream>::Run() {
       res.prepare_payload();
     }
     Count(method, route_metrics, res.result_int(), start);
-    Lowest().expires_after(opt.write_timeout);
-    auto [wec, bytes] = co_await http::async_write(stream_, res, kUseTuple);
-    Log(method, target, res.result_int(), wec ? 0 : bytes, start, request_id);
-    if (wec) break;
+    if (file_fd >= 0) {
+      auto [bytes, usable] =
+          co_await WriteFile(res, file_fd, *ctx->file_response, req.method() == http::verb::head);
+      Log(method, target, res.result_int(), bytes, start, request_id);
+      if (!usable) break;
+    } else {
+      Lowest().expires_after(opt.write_timeout);
+      auto [wec, bytes] = co_await http::async_write(stream_, res, kUseTuple);
+      Log(method, target, res.result_int(), wec ? 0 : bytes, start, request_id);
+      if (wec) break;
+    }
     if (!keep) {
       // Half-close and let the client read the response before the connection goes.
       linger = true;

@@ -15,8 +15,18 @@
 // a handler exception -> 500 with the request id logged. Errors are JSON
 // {"error": code, "message": text}. Every response carries X-Request-Id; HEAD is served by the
 // GET handler without a body.
-// Connection cap: a connection accepted while max_connections are open is closed at once
-// without a response (cheapest for an overloaded server; counted in
+// Streamed bodies (RouteOptions::body_sink): after the header, the route's factory makes the
+// sink (its error is answered at once, and the connection closed when a body was announced);
+// then `Expect: 100-continue` is answered and the body (Content-Length or chunked, within the
+// route's limit) is fed to the sink in chunks of at most 64 KiB and finished, before the
+// handler runs with RequestContext::body_sink. Its read deadline is read_timeout plus one
+// second per 256 KiB of the announced length (or of the route's limit when chunked). A sink error
+// answers the request with it; the connection is closed when the body was not read to its end. File
+// responses (RequestContext::file_response): the handler's status and headers are sent with
+// Content-Length = length, then the file's bytes in 64 KiB chunks (each write under the write
+// timeout); HEAD sends the header only. A file that cannot be opened is a 500; one that fails while
+// being sent ends the connection. Connection cap: a connection accepted while max_connections are
+// open is closed at once without a response (cheapest for an overloaded server; counted in
 // kith_http_connections_rejected_total).
 //
 // Thread-safety: Start/Shutdown/accessors may be called from any thread that is not one of

@@ -30,6 +30,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -49,6 +50,26 @@ using Response = http::response<http::string_body>;
 
 class RouteMetrics;
 
+// A response body sent from a file in chunks (never read whole into memory): a handler sets
+// RequestContext::file_response and returns the Response with its status and headers (the
+// server sets Content-Length = length and ignores the Response's string body).
+struct FileResponse {
+  std::filesystem::path path;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+// Receives a request body in chunks as it arrives (routes with RouteOptions::body_sink), so
+// that large uploads go to disk, never whole into memory. Write is called for each chunk in
+// order, Finish once after the last; an error from either ends the request with that error
+// (413 for kTooLarge). The handler finds the sink in RequestContext::body_sink.
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  virtual Status Write(std::string_view chunk) = 0;
+  virtual Status Finish() = 0;
+};
+
 // A path parameter: the name from the pattern and the percent-decoded value.
 struct PathParam {
   std::string_view name;  // points into the route (lives as long as the Router)
@@ -64,6 +85,11 @@ struct RequestContext {
   std::vector<PathParam> params;
   std::string remote_address;  // "ip:port" or "unix"
   std::string request_id;      // also sent as X-Request-Id
+  // Routes with RouteOptions::body_sink: the sink that received the body (request.body() is
+  // then empty).
+  std::unique_ptr<BodySink> body_sink;
+  // Set by a handler to send a file as the body (see FileResponse).
+  std::optional<FileResponse> file_response;
 
   // The decoded value of the parameter `name`; empty when the route has no such parameter.
   std::string_view Param(std::string_view name) const;
@@ -81,6 +107,10 @@ struct RouteOptions {
   // Largest request body this route accepts; nullopt = the server's default
   // (limits.max_body_bytes). Over the limit: 413 before the body is read.
   std::optional<uint64_t> max_body_bytes;
+  // When set, the body is streamed into the sink this returns (called after the header was
+  // read; an error answers the request with it before the body is read) instead of being
+  // buffered in request.body().
+  std::function<Result<std::unique_ptr<BodySink>>(const RequestContext&)> body_sink;
 };
 
 // A registered route (one pattern + one method).

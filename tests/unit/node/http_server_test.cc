@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -462,6 +463,222 @@ TEST(HttpServerUnixTest, UnixSocketWithFallbackAndMode0600) {
   auto refused = HttpServer::Start(ioc, o, router, nullptr);
   EXPECT_FALSE(refused.ok());
   fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace kith::node
+
+namespace kith::node {
+namespace {
+
+// Counts what it receives; fails on demand.
+struct CountingSink final : BodySink {
+  struct Seen {
+    std::atomic<uint64_t> bytes{0};
+    std::atomic<uint64_t> largest_chunk{0};
+    std::atomic<uint64_t> checksum{0};
+    std::atomic<bool> finished{false};
+  };
+  std::shared_ptr<Seen> seen;
+  uint64_t fail_after = UINT64_MAX;
+  Status Write(std::string_view chunk) override {
+    seen->bytes += chunk.size();
+    if (chunk.size() > seen->largest_chunk) seen->largest_chunk = chunk.size();
+    uint64_t sum = 0;
+    for (unsigned char c : chunk) sum += c;
+    seen->checksum += sum;
+    if (seen->bytes > fail_after) return MakeError(ErrorCode::kTooLarge, "sink is full");
+    return OkStatus();
+  }
+  Status Finish() override {
+    seen->finished = true;
+    return OkStatus();
+  }
+};
+
+class HttpServerStreamingTest : public HttpServerTest {
+ protected:
+  void SetUp() override {
+    HttpServerTest::SetUp();
+    seen_ = std::make_shared<CountingSink::Seen>();
+    RouteOptions sink_options;
+    sink_options.max_body_bytes = 8 * 1024 * 1024;
+    sink_options.body_sink =
+        [seen = seen_](const RequestContext& ctx) -> Result<std::unique_ptr<BodySink>> {
+      if (ctx.request["X-Refuse"] == "1") {
+        return MakeError(ErrorCode::kPermissionDenied, "not you");
+      }
+      auto sink = std::make_unique<CountingSink>();
+      sink->seen = seen;
+      if (ctx.request["X-Fail-After"] != "") {
+        sink->fail_after = std::stoull(std::string(ctx.request["X-Fail-After"]));
+      }
+      return std::unique_ptr<BodySink>(std::move(sink));
+    };
+    router_.AddOrDie(
+        http::verb::post, "/sink",
+        [](RequestContext& ctx) -> asio::awaitable<Response> {
+          EXPECT_NE(ctx.body_sink, nullptr);
+          EXPECT_TRUE(ctx.request.body().empty());
+          co_return TextResponse(http::status::ok, "stored");
+        },
+        sink_options);
+    RouteOptions small = sink_options;
+    small.max_body_bytes = 4096;
+    router_.AddOrDie(
+        http::verb::post, "/small-sink",
+        [](RequestContext&) -> asio::awaitable<Response> {
+          co_return TextResponse(http::status::ok, "stored");
+        },
+        small);
+    file_ = std::filesystem::temp_directory_path() /
+            ("kith_http_file_" + std::to_string(::getpid()) + ".bin");
+    {
+      std::ofstream out(file_, std::ios::binary);
+      for (int i = 0; i < 200000; ++i) out.put(static_cast<char>(i % 251));
+    }
+    router_.AddOrDie(http::verb::get, "/file",
+                     [this](RequestContext& ctx) -> asio::awaitable<Response> {
+                       Response res{http::status::ok, 11};
+                       res.set(http::field::content_type, "application/octet-stream");
+                       uint64_t offset = std::stoull(ctx.QueryParam("offset").value_or("0"));
+                       uint64_t length = std::stoull(ctx.QueryParam("length").value_or("200000"));
+                       if (offset > 0) res.result(http::status::partial_content);
+                       ctx.file_response = FileResponse{file_, offset, length};
+                       co_return res;
+                     });
+    router_.AddOrDie(http::verb::get, "/missing-file",
+                     [](RequestContext& ctx) -> asio::awaitable<Response> {
+                       ctx.file_response = FileResponse{"/nonexistent/kith/file", 0, 10};
+                       co_return Response{http::status::ok, 11};
+                     });
+  }
+  void TearDown() override {
+    HttpServerTest::TearDown();
+    std::error_code ec;
+    std::filesystem::remove(file_, ec);
+  }
+  std::string Expected(uint64_t offset, uint64_t length) {
+    std::string s;
+    for (uint64_t i = offset; i < offset + length; ++i) s += static_cast<char>(i % 251);
+    return s;
+  }
+
+  std::shared_ptr<CountingSink::Seen> seen_;
+  std::filesystem::path file_;
+};
+
+TEST_F(HttpServerStreamingTest, SinkReceivesABigBodyInBoundedChunks) {
+  HttpServerOptions options;
+  options.read_timeout = 5s;
+  Start(options);
+  std::string body(5 * 1024 * 1024, '\0');
+  uint64_t sum = 0;
+  for (size_t i = 0; i < body.size(); ++i) {
+    body[i] = static_cast<char>(i * 31 % 256);
+    sum += static_cast<unsigned char>(body[i]);
+  }
+  Client c(port());
+  std::thread writer([&] {
+    c.Send("POST /sink HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n\r\n");
+    c.Send(body);
+  });
+  auto res = c.Read();
+  writer.join();
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(res.body(), "stored");
+  EXPECT_EQ(seen_->bytes.load(), body.size());
+  EXPECT_EQ(seen_->checksum.load(), sum);
+  EXPECT_LE(seen_->largest_chunk.load(), 64u * 1024);
+  EXPECT_TRUE(seen_->finished.load());
+  // The connection is still usable.
+  EXPECT_EQ(c.Get("/healthz").result_int(), 200u);
+}
+
+TEST_F(HttpServerStreamingTest, SinkWithChunkedBodyAndExpectContinue) {
+  Start();
+  Client c(port());
+  c.Send(
+      "POST /sink HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+      "Expect: 100-continue\r\n\r\n");
+  auto cont = c.Read();
+  EXPECT_EQ(cont.result_int(), 100u);
+  c.Send("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+  auto res = c.Read();
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(seen_->bytes.load(), 11u);
+}
+
+TEST_F(HttpServerStreamingTest, SinkLimitsAndErrors) {
+  Start();
+  {  // Announced over the limit: 413 before reading, connection closed.
+    Client c(port());
+    c.Send("POST /sink HTTP/1.1\r\nHost: t\r\nContent-Length: 9000000\r\n\r\n");
+    auto res = c.Read();
+    EXPECT_EQ(res.result_int(), 413u);
+    EXPECT_TRUE(c.ClosedWithin(2s));
+    EXPECT_EQ(seen_->bytes.load(), 0u);
+  }
+  {  // Chunked over the limit while streaming.
+    Client c(port());
+    std::string chunk(3000, 'a');
+    c.Send(
+        "POST /small-sink HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "bb8\r\n" +
+        chunk + "\r\nbb8\r\n" + chunk + "\r\n0\r\n\r\n");
+    auto res = c.Read();
+    EXPECT_EQ(res.result_int(), 413u);
+    EXPECT_TRUE(c.ClosedWithin(2s));
+  }
+  {  // The factory refuses: its error, before the body.
+    Client c(port());
+    c.Send("POST /sink HTTP/1.1\r\nHost: t\r\nX-Refuse: 1\r\nContent-Length: 100\r\n\r\n");
+    auto res = c.Read();
+    EXPECT_EQ(res.result_int(), 403u);
+    EXPECT_NE(res.body().find("not you"), std::string::npos);
+    EXPECT_TRUE(c.ClosedWithin(2s));
+  }
+  {  // The sink fails midway: its error, connection closed.
+    Client c(port());
+    std::string body(100000, 'b');
+    std::thread writer([&] {
+      beast::error_code ec;
+      std::string head =
+          "POST /sink HTTP/1.1\r\nHost: t\r\nX-Fail-After: 1000\r\nContent-Length: " +
+          std::to_string(body.size()) + "\r\n\r\n";
+      asio::write(c.socket, asio::buffer(head), ec);
+      asio::write(c.socket, asio::buffer(body), ec);
+    });
+    auto res = c.Read();
+    writer.join();
+    EXPECT_EQ(res.result_int(), 413u);
+    EXPECT_NE(res.body().find("sink is full"), std::string::npos);
+  }
+}
+
+TEST_F(HttpServerStreamingTest, FileResponsesWholeRangeAndHead) {
+  Start();
+  Client c(port());
+  auto whole = c.Get("/file");
+  EXPECT_EQ(whole.result_int(), 200u);
+  EXPECT_EQ(whole[http::field::content_length], "200000");
+  EXPECT_EQ(whole.body(), Expected(0, 200000));
+  auto part = c.Get("/file?offset=70000&length=100001");
+  EXPECT_EQ(part.result_int(), 206u);
+  EXPECT_EQ(part.body(), Expected(70000, 100001));
+  c.Send("HEAD /file HTTP/1.1\r\nHost: t\r\n\r\n");
+  http::response_parser<http::empty_body> head_parser;
+  head_parser.skip(true);
+  beast::error_code ec;
+  http::read(c.socket, c.buffer, head_parser, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(head_parser.get()[http::field::content_length], "200000");
+  // Still in sync after the HEAD.
+  EXPECT_EQ(c.Get("/file?offset=5&length=3").body(), Expected(5, 3));
+  auto missing = c.Get("/missing-file");
+  EXPECT_EQ(missing.result_int(), 500u);
+  EXPECT_EQ(c.Get("/healthz").result_int(), 200u);
 }
 
 }  // namespace
