@@ -14,6 +14,7 @@
 #include "federation/signature_profile.h"
 #include "identity/node_keys.h"
 #include "storage/clock.h"
+#include "tests/support/group_network.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
 #include "tests/support/test_node.h"
@@ -23,85 +24,8 @@ namespace {
 
 using nlohmann::json;
 
-// A node whose advertised base URL is where it really listens: TestNode::Init writes the
-// advertised port into kith.toml, and this launcher (unlike TestNode::Launch) keeps it.
-struct PeerNode {
-  std::unique_ptr<TestNode> node;
-  std::optional<ChildProcess> kithd;
-  uint16_t port = 0;
-  std::string url;
-
-  static std::unique_ptr<PeerNode> Start(const std::string& name) {
-    auto p = std::make_unique<PeerNode>();
-    TestNodeOptions options;
-    options.name = name;
-    options.organisation = name + " Council";
-    p->node = TestNode::Init(options);
-    if (!p->node) return nullptr;
-    if (!p->Launch()) return nullptr;
-    return p;
-  }
-
-  // Starts kithd on the node's config (the advertised port) and waits for /healthz.
-  bool Launch() {
-    ProcessOptions env;
-    env.env = {{"KITH_FEDERATION_ALLOW_PRIVATE_ADDRESSES", "true"}};
-    env.unset_env = {"KITH_DATA_DIR", "KITH_HTTP_PORT"};
-    // Destroy the previous (exited) process first: ChildProcess's move assignment runs its
-    // destructor on itself and then assigns to the destroyed members (tests/support/process.cc).
-    kithd.reset();
-    kithd = ChildProcess::Start(
-        {KithdPath(), "--config", (node->data_dir() / "kith.toml").string()}, env);
-    if (!kithd) return false;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    auto pause = std::chrono::milliseconds(5);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (!kithd->Running()) {
-        ADD_FAILURE() << "kithd exited:\n" << kithd->Stdout() << kithd->Stderr();
-        return false;
-      }
-      std::ifstream addr(node->data_dir() / "kithd.addr");
-      std::string line;
-      if (addr && std::getline(addr, line) && line.rfind(':') != std::string::npos) {
-        port = static_cast<uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
-        auto res = HttpGet(port, "/healthz", std::chrono::seconds(2));
-        if (res.ok() && res->status == 200) {
-          url = "http://127.0.0.1:" + std::to_string(port);
-          return true;
-        }
-      }
-      std::this_thread::sleep_for(pause);  // polling a starting server, with a deadline
-      pause = std::min(pause * 2, std::chrono::milliseconds(100));
-    }
-    ADD_FAILURE() << "kithd did not start:\n" << kithd->Stdout() << kithd->Stderr();
-    return false;
-  }
-
-  // SIGTERM and wait for a clean exit.
-  void StopKithd() {
-    kithd->Signal(SIGTERM);
-    EXPECT_EQ(kithd->Wait(std::chrono::seconds(30)).code, 0) << kithd->Stderr();
-  }
-
-  ProcessResult Ctl(std::vector<std::string> args) const { return node->Kithctl(std::move(args)); }
-
-  json CtlJson(std::vector<std::string> args) const {
-    args.push_back("--json");
-    ProcessResult r = Ctl(args);
-    EXPECT_EQ(r.status.code, 0) << r.out << r.err;
-    json parsed = json::parse(r.out, nullptr, false);
-    EXPECT_FALSE(parsed.is_discarded()) << r.out;
-    return parsed;
-  }
-
-  std::string StateOf(const std::string& peer_url) const {
-    json list = CtlJson({"peer", "list"});
-    for (const auto& p : list["peers"]) {
-      if (p["node_id"] == peer_url) return p["state"];
-    }
-    return "absent";
-  }
-};
+// PeerNode (tests/support/group_network.h): a node whose advertised base URL is where it
+// really listens.
 
 TEST(PeeringIntegrationTest, AddApprovePingSuspendResumeRevoke) {
   auto a = PeerNode::Start("Alpha");
