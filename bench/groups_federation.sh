@@ -12,7 +12,7 @@
 #     p50/p99/max of the time until the post is applied on ALL mirrors.
 #
 #   bench/groups_federation.sh                 # uses ./build (KITH_BUILD_DIR to change)
-#   NODES=20 POSTS=200 DURATION=10 CONNECTIONS=32 CATCHUP_EVENTS=10000 bench/groups_federation.sh
+#   NODES=20 POSTS=200 DURATION=10 CONNECTIONS=32 MEMBERS=32 CATCHUP_EVENTS=10000 bench/groups_federation.sh
 #   PHASES="posts catchup" bench/groups_federation.sh
 #
 # Targets (issue 5): posts ≥ 2,000/s; catch-up ≥ 10,000 events/s; fan-out p99 ≤ 1,000 ms.
@@ -26,6 +26,9 @@ nodes="${NODES:-20}"
 posts="${POSTS:-200}"
 duration="${DURATION:-10}"
 connections="${CONNECTIONS:-32}"
+# B's members posting (the commands of one member reach the owner in order, one at a time; of
+# different members, in parallel): by default one member per connection.
+members="${MEMBERS:-$connections}"
 catchup_events="${CATCHUP_EVENTS:-10000}"
 phases="${PHASES:-posts catchup fanout}"
 for tool in curl python3; do
@@ -137,7 +140,7 @@ api "$alice" POST /api/v1/groups \
   '{"slug":"load","name":"Load","description":"","tags":[],"visibility":"public","join_policy":"open"}' >/dev/null
 group="load@127.0.0.1:${port[A]}"
 bclients=()
-for i in 1 2 3 4; do
+for i in $(seq 1 "$members"); do
   c="$(member B "b$i")"
   api "$c" POST "/api/v1/groups/$group/join" >/dev/null
   bclients+=(--client "$c")

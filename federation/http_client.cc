@@ -260,6 +260,10 @@ struct HttpClient::Impl {
       co_return MakeError(ErrorCode::kUnavailable,
                           "cannot connect to " + origin.host_port + ": " + Describe(connect_ec));
     }
+    // Requests are written as header then body: without TCP_NODELAY, Nagle's algorithm holds
+    // the body until the header is acknowledged, and the peer's delayed ACK makes that ~40 ms.
+    boost::system::error_code nodelay_ec;
+    lowest.socket().set_option(asio::ip::tcp::no_delay(true), nodelay_ec);
     if (origin.tls) {
       if (!origin.host_is_ip &&
           !SSL_set_tlsext_host_name(conn->tls->native_handle(), origin.host.c_str())) {
