@@ -10,6 +10,8 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -29,6 +31,7 @@
 namespace kith::federation {
 
 namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
 using nlohmann::json;
 
 namespace {
@@ -41,10 +44,14 @@ constexpr std::string_view kGet = "GET";
 constexpr std::chrono::milliseconds kWaitSlice{100};
 // A contact from an idle peer makes us look for work left for it at most this often.
 constexpr std::chrono::seconds kIdleContactCheck{10};
-// Pending subscriptions / outbox entries read per round.
+// Pending subscriptions / outbox entries (or actors) read at once.
 constexpr size_t kRoundLimit = 100;
-// Actors whose commands are sent to one owner at the same time.
-constexpr int kMaxLanes = 32;
+// Command batches in flight to one owner at once, the pending commands read per dispatch, and
+// the bytes of commands per batch (the answer, with the events, stays under the client's
+// response limit).
+constexpr size_t kMaxBatchesInFlight = 4;
+constexpr size_t kOutboxScanLimit = 1000;
+constexpr size_t kOutboxBatchBytes = 256 * 1024;
 // Pull pages per gap at most (each up to kMaxPullLimit events).
 constexpr int kMaxPullPages = 100000;
 
@@ -166,6 +173,23 @@ std::vector<NodeDocumentKey> ToDocumentKeys(const std::vector<PeerKey>& keys) {
   return out;
 }
 
+// A wake-up call that survives until it is awaited: a channel holding at most one token.
+// Thread-safe; waking an already woken signal does nothing.
+class Signal {
+ public:
+  explicit Signal(const asio::any_io_executor& executor) : channel_(executor, 1) {}
+  void Wake() { (void)channel_.try_send(boost::system::error_code{}); }
+  // Returns when woken (now, if a wake-up is pending) or after `most`.
+  asio::awaitable<void> Wait(std::chrono::steady_clock::duration most) {
+    asio::steady_timer timer(channel_.get_executor());
+    timer.expires_after(most);
+    co_await (channel_.async_receive(kTuple) || timer.async_wait(kTuple));
+  }
+
+ private:
+  asio::experimental::concurrent_channel<void(boost::system::error_code)> channel_;
+};
+
 // A peer's answer as the exchange saw it.
 struct Outcome {
   int status = 0;
@@ -189,10 +213,18 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
     bool wake = false;
     Backoff backoff;
     std::chrono::steady_clock::time_point last_idle_check{};
+    // Outbox loops: the actors with a batch in flight, how many batches are, whether one
+    // failed (the loop backs off once none is in flight), and the loop's wake-up call.
+    std::set<std::string, std::less<>> busy;
+    size_t in_flight = 0;  // batches
+    bool batch_failed = false;
+    std::shared_ptr<Signal> signal;
   };
   struct Waiter {
-    bool done = false;
+    explicit Waiter(const asio::any_io_executor& executor) : signal(executor) {}
+    bool done = false;  // guarded by mu
     std::optional<groups::Event> event;
+    Signal signal;
   };
   mutable std::mutex mu;
   bool started = false;                               // guarded by mu
@@ -339,6 +371,21 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
   }
 
   enum class Verdict { kRetry, kAccepted, kRefused };
+  struct OutboxVerdict {
+    Verdict verdict;
+    int64_t id;
+    std::string text;  // retry: why; refused: the owner's JSON error
+    int64_t seq;       // accepted
+  };
+  static std::function<Result<bool>(storage::Database&)> OutboxVerdictsJob(
+      std::vector<OutboxVerdict> verdicts, int64_t now) {
+    return [verdicts = std::move(verdicts), now](storage::Database& db) -> Result<bool> {
+      for (const OutboxVerdict& v : verdicts) {
+        KITH_RETURN_IF_ERROR(OutboxJob(v.verdict, v.id, v.text, v.seq, now)(db));
+      }
+      return true;
+    };
+  }
   static std::function<Result<bool>(storage::Database&)> OutboxJob(Verdict verdict, int64_t id,
                                                                    std::string text, int64_t seq,
                                                                    int64_t now) {
@@ -395,6 +442,7 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
       if (it == loops.end()) it = loops.emplace(std::string(node), Loop{}).first;
       it->second.wake = true;
       if (reset_backoff) it->second.backoff.Reset();
+      if (it->second.signal) it->second.signal->Wake();
       if (it->second.running) return;
       it->second.running = true;
     }
@@ -639,10 +687,25 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
     if (it == waiters.end()) return;
     it->second->done = true;
     it->second->event = std::move(event);
+    it->second->signal.Wake();
   }
 
+  // The outbox loop of `owner` dispatches batches: it takes the pending commands in id order,
+  // skipping actors that have a batch in flight, into batches of at most kMaxBatchCommands
+  // commands / kOutboxBatchBytes bytes, sends up to kMaxBatchesInFlight at once
+  // (POST /federation/v1/commands; the owner group-commits each), and sleeps until a command is
+  // added or a batch is answered. An actor's commands are in one batch at a time and in the
+  // order they were made, so they reach the owner in that order. A batch with a command to
+  // retry marks the owner failed: the loop lets the other batches end, then backs off.
   asio::awaitable<void> OutboxLoop(std::shared_ptr<Impl> self, std::string owner) {
     (void)self;
+    std::shared_ptr<Signal> signal;
+    {
+      std::lock_guard lock(mu);
+      Loop& loop = outbox[owner];
+      if (!loop.signal) loop.signal = std::make_shared<Signal>(ctx.executor);
+      signal = loop.signal;
+    }
     for (;;) {
       {
         std::lock_guard lock(mu);
@@ -657,147 +720,198 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
         outbox[owner].running = false;
         co_return;
       }
-      Round round = Round::kFailed;
+      Dispatch dispatch = Dispatch::kFailed;
       try {
-        round = co_await OutboxRound(owner);
+        dispatch = co_await DispatchOutbox(owner);
       } catch (const std::exception& e) {
         spdlog::error("replication: sending commands to {} failed: {}", owner, e.what());
       }
-      if (round == Round::kFailed) {
+      if (dispatch == Dispatch::kFailed) {
         Failed(outbox, owner);
         continue;
       }
-      if (round == Round::kProgress) {
-        Succeeded(outbox, owner);
+      if (dispatch == Dispatch::kIdle) {
+        if (FinishIfIdle(outbox, owner)) co_return;
         continue;
       }
-      if (FinishIfIdle(outbox, owner)) co_return;
+      co_await signal->Wait(kWaitSlice);  // kBusy: until a command is added or a batch ends
     }
   }
 
-  // What one lane of a round ended with.
-  struct LaneState {
-    std::atomic<int> running{0};
-    std::atomic<bool> failed{false};
-  };
+  enum class Dispatch { kIdle, kBusy, kFailed };
 
-  // Sends the owner's pending commands: one lane per actor, in id order within the lane
-  // (commands of one actor must arrive in the order they were made), up to kMaxLanes lanes at
-  // once so that many members' commands are in flight together (the owner group-commits
-  // them). A lane stops at its first command that must be retried; the round then fails and
-  // the loop backs off.
-  asio::awaitable<Round> OutboxRound(std::string owner) {
-    auto pending =
-        store.Read([&](storage::Database& db) { return PendingForOwner(db, owner, kRoundLimit); });
+  // Starts batches of `owner`'s pending commands whose actors have none in flight. kIdle when
+  // nothing is pending or in flight; kFailed when a batch failed and none is in flight.
+  asio::awaitable<Dispatch> DispatchOutbox(std::string owner) {
+    {
+      std::lock_guard lock(mu);
+      Loop& loop = outbox[owner];
+      if (loop.batch_failed) {
+        if (loop.in_flight > 0) co_return Dispatch::kBusy;
+        loop.batch_failed = false;
+        co_return Dispatch::kFailed;
+      }
+      if (loop.in_flight >= kMaxBatchesInFlight) co_return Dispatch::kBusy;
+    }
+    auto pending = store.Read(
+        [&](storage::Database& db) { return PendingForOwner(db, owner, kOutboxScanLimit); });
     if (!pending.ok()) {
       spdlog::error("replication: cannot read the outbox for {}: {}", owner,
                     pending.error().message);
-      co_return Round::kFailed;
+      co_return Dispatch::kFailed;
     }
-    if (pending->empty()) co_return Round::kIdle;
-    const int64_t now = clock.UnixSeconds();
+    if (pending->empty()) {
+      std::lock_guard lock(mu);
+      co_return outbox[owner].in_flight == 0 ? Dispatch::kIdle : Dispatch::kBusy;
+    }
     auto peer = ActivePeer(owner);
     if (!peer.ok()) {
-      const std::string why = peer.error().message;
-      const int64_t id = pending->front().id;
-      (void)co_await AwaitWrite<bool>(store.writer(), OutboxJob(Verdict::kRetry, id, why, 0, now));
-      co_return Round::kFailed;
-    }
-    std::map<std::string, std::vector<OutboxEntry>> lanes;  // by actor, entries in id order
-    for (OutboxEntry& entry : *pending) lanes[entry.actor].push_back(std::move(entry));
-    auto state = std::make_shared<LaneState>();
-    auto next = lanes.begin();
-    asio::steady_timer timer(ctx.executor);
-    while (next != lanes.end() || state->running.load() > 0) {
-      while (next != lanes.end() && state->running.load() < kMaxLanes && !state->failed.load()) {
-        state->running.fetch_add(1);
-        asio::co_spawn(ctx.executor,
-                       OutboxLane(shared_from_this(), *peer, owner, std::move(next->second), state),
-                       asio::detached);
-        ++next;
+      {
+        std::lock_guard lock(mu);
+        if (outbox[owner].in_flight > 0) co_return Dispatch::kBusy;
       }
-      if (state->failed.load()) next = lanes.end();  // start no more lanes; let these finish
-      // Lanes run on other threads of the executor; poll their count (a short, bounded wait).
-      timer.expires_after(std::chrono::milliseconds(1));
-      co_await timer.async_wait(kTuple);
+      // Tried again after the backoff; the oldest entry shows why it is still pending.
+      (void)co_await AwaitWrite<bool>(
+          store.writer(), OutboxJob(Verdict::kRetry, pending->front().id, peer.error().message, 0,
+                                    clock.UnixSeconds()));
+      co_return Dispatch::kFailed;
     }
-    co_return state->failed.load() ? Round::kFailed : Round::kProgress;
+    std::vector<std::vector<OutboxEntry>> batches;
+    {
+      std::lock_guard lock(mu);
+      Loop& loop = outbox[owner];
+      std::set<std::string, std::less<>> taken;  // actors put in this round's batches
+      std::vector<OutboxEntry> batch;
+      size_t bytes = 0;
+      auto close = [&] {
+        if (batch.empty()) return;
+        for (const OutboxEntry& e : batch) loop.busy.insert(e.actor);
+        batches.push_back(std::move(batch));
+        batch.clear();
+        bytes = 0;
+        ++loop.in_flight;
+      };
+      for (OutboxEntry& entry : *pending) {
+        if (loop.in_flight >= kMaxBatchesInFlight) break;
+        if (loop.busy.contains(entry.actor)) continue;  // its earlier commands are in flight
+        // An actor whose commands were cut off by a full batch waits for that batch.
+        if (taken.contains(entry.actor) &&
+            std::none_of(batch.begin(), batch.end(),
+                         [&](const OutboxEntry& e) { return e.actor == entry.actor; })) {
+          continue;
+        }
+        const size_t size = entry.data.dump().size() + 256;
+        if (batch.size() >= kMaxBatchCommands ||
+            (bytes + size > kOutboxBatchBytes && !batch.empty())) {
+          close();
+          if (loop.in_flight >= kMaxBatchesInFlight) break;
+          if (taken.contains(entry.actor)) continue;  // its earlier ones are in the closed batch
+        }
+        taken.insert(entry.actor);
+        bytes += size;
+        batch.push_back(std::move(entry));
+      }
+      close();
+    }
+    // Spawned outside the lock: a batch may start inline, and it locks `mu`.
+    for (std::vector<OutboxEntry>& batch : batches) {
+      asio::co_spawn(ctx.executor, OutboxBatch(shared_from_this(), *peer, owner, std::move(batch)),
+                     asio::detached);
+    }
+    co_return Dispatch::kBusy;
   }
 
-  asio::awaitable<void> OutboxLane(std::shared_ptr<Impl> self, Peer peer, std::string owner,
-                                   std::vector<OutboxEntry> entries,
-                                   std::shared_ptr<LaneState> state) {
+  asio::awaitable<void> OutboxBatch(std::shared_ptr<Impl> self, Peer peer, std::string owner,
+                                    std::vector<OutboxEntry> entries) {
     (void)self;
+    bool ok = false;
     try {
-      for (const OutboxEntry& entry : entries) {
-        if (Stopped() || state->failed.load()) break;
-        if (!co_await SendCommand(peer, owner, entry)) {
-          state->failed.store(true);
-          break;
-        }
-      }
+      ok = co_await SendBatch(peer, owner, entries);
     } catch (const std::exception& e) {
       spdlog::error("replication: sending commands to {} failed: {}", owner, e.what());
-      state->failed.store(true);
     }
-    state->running.fetch_sub(1);
+    if (ok) Succeeded(outbox, owner);  // the owner answered: contact resets the backoff
+    std::lock_guard lock(mu);
+    Loop& loop = outbox[owner];
+    for (const OutboxEntry& entry : entries) loop.busy.erase(entry.actor);
+    --loop.in_flight;
+    if (!ok) loop.batch_failed = true;
+    if (loop.signal) loop.signal->Wake();
   }
 
-  // Sends one command and records the owner's verdict. False when it must be retried later.
-  asio::awaitable<bool> SendCommand(const Peer& peer, const std::string& owner,
-                                    const OutboxEntry& entry) {
+  // Sends one batch and records the owner's verdicts in one writer job. False when a command
+  // (or the whole batch) must be retried later.
+  asio::awaitable<bool> SendBatch(const Peer& peer, const std::string& owner,
+                                  const std::vector<OutboxEntry>& entries) {
     const int64_t now = clock.UnixSeconds();
-    groups::Command command;
-    command.stream = entry.stream;
-    command.type = entry.type;
-    command.actor = entry.actor;
-    command.data = entry.data;
-    command.command_id = entry.command_id;
-    ++commands_sent;
-    const std::string url =
-        owner + std::string(kStreamsPathPrefix) + EncodeSegment(entry.stream) + "/commands";
-    const std::string body = CommandJson(command);
-    auto outcome = co_await Exchange(peer, std::string(kPost), url, body);
-    const int64_t id = entry.id;
-    if (!outcome.ok() || outcome->status >= 500 || outcome->status == 401 ||
-        outcome->status == 429) {
-      // Not the owner's verdict on the command: retry later.
-      const std::string why = outcome.ok() ? "status " + std::to_string(outcome->status) + ": " +
-                                                 outcome->body.substr(0, 300)
-                                           : outcome.error().message;
-      spdlog::warn("replication: command {} to {} not delivered: {}", entry.command_id, owner, why);
+    std::vector<groups::Command> commands;
+    commands.reserve(entries.size());
+    for (const OutboxEntry& entry : entries) {
+      groups::Command command;
+      command.stream = entry.stream;
+      command.type = entry.type;
+      command.actor = entry.actor;
+      command.data = entry.data;
+      command.command_id = entry.command_id;
+      commands.push_back(std::move(command));
+    }
+    commands_sent += commands.size();
+    auto outcome = co_await Exchange(peer, std::string(kPost), owner + std::string(kCommandsPath),
+                                     CommandBatchJson(commands));
+    Result<std::vector<CommandResult>> results = MakeError(ErrorCode::kUnavailable, "no answer");
+    if (!outcome.ok()) {
+      results = std::move(outcome).error();
+    } else if (outcome->status != 200) {
+      results = ErrorFromAnswer(outcome->status, outcome->body);
+    } else {
+      results = ParseCommandResults(commands, outcome->body);
+      if (!results.ok()) {
+        results = MakeError(ErrorCode::kUnavailable,
+                            "the owner's answer is malformed: " + results.error().message);
+      }
+    }
+    if (!results.ok()) {
+      // Not the owner's verdict on the commands: retry them all later.
+      const std::string why = results.error().message.substr(0, 300);
+      spdlog::warn("replication: {} commands to {} not delivered: {}", entries.size(), owner, why);
       (void)peers.RecordFailure(owner, why);
-      (void)co_await AwaitWrite<bool>(store.writer(), OutboxJob(Verdict::kRetry, id, why, 0, now));
+      std::vector<OutboxVerdict> verdicts;
+      for (const OutboxEntry& entry : entries) {
+        verdicts.push_back({Verdict::kRetry, entry.id, why, 0});
+      }
+      (void)co_await AwaitWrite<bool>(store.writer(), OutboxVerdictsJob(std::move(verdicts), now));
       co_return false;
     }
-    if (outcome->status >= 200 && outcome->status < 300) {
-      auto event = ParseCommandAnswer(entry.stream, outcome->body);
-      if (!event.ok()) {
-        const std::string why = "the owner's answer is malformed: " + event.error().message;
-        (void)co_await AwaitWrite<bool>(store.writer(),
-                                        OutboxJob(Verdict::kRetry, id, why, 0, now));
-        co_return false;
+    std::vector<OutboxVerdict> verdicts;
+    bool all_final = true;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      const CommandResult& r = (*results)[i];
+      if (r.event) {
+        verdicts.push_back({Verdict::kAccepted, entries[i].id, std::string(), r.event->seq});
+      } else if (r.status >= 500 || r.status == 401 || r.status == 429) {
+        all_final = false;
+        spdlog::warn("replication: command {} to {} not delivered: {}", entries[i].command_id,
+                     owner, r.error.substr(0, 300));
+        verdicts.push_back({Verdict::kRetry, entries[i].id, r.error.substr(0, 300), 0});
+      } else {
+        spdlog::info("replication: {} refused command {}: {}", owner, entries[i].command_id,
+                     r.error.substr(0, 300));
+        verdicts.push_back({Verdict::kRefused, entries[i].id, r.error, 0});
       }
-      const int64_t seq = event->seq;
-      auto marked = co_await AwaitWrite<bool>(
-          store.writer(), OutboxJob(Verdict::kAccepted, id, std::string(), seq, now));
-      if (!marked.ok()) co_return false;
-      ++commands_accepted;
-      Notify(entry.command_id, std::move(event).value());
-      co_return true;
     }
-    // 4xx: the owner's final verdict.
-    json error = json::parse(outcome->body, nullptr, false);
-    if (!error.is_object())
-      error = json{{"error", "refused"}, {"message", outcome->body.substr(0, 300)}};
-    error["status"] = outcome->status;
-    const std::string text = error.dump(-1, ' ', false, json::error_handler_t::replace);
     auto marked =
-        co_await AwaitWrite<bool>(store.writer(), OutboxJob(Verdict::kRefused, id, text, 0, now));
+        co_await AwaitWrite<bool>(store.writer(), OutboxVerdictsJob(std::move(verdicts), now));
     if (!marked.ok()) co_return false;
-    spdlog::info("replication: {} refused command {}: {}", owner, entry.command_id, text);
-    Notify(entry.command_id, std::nullopt);
-    co_return true;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      CommandResult& r = (*results)[i];
+      if (r.event) {
+        ++commands_accepted;
+        Notify(entries[i].command_id, std::move(r.event));
+      } else if (!(r.status >= 500 || r.status == 401 || r.status == 429)) {
+        Notify(entries[i].command_id, std::nullopt);
+      }
+    }
+    co_return all_final;
   }
 
   // --- Mirror: applying and pulling ---------------------------------------------------------
@@ -947,7 +1061,8 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
     }
     const bool is_file = path.substr(0, kFilesPathPrefix.size()) == kFilesPathPrefix;
     const bool is_stream = path.substr(0, kStreamsPathPrefix.size()) == kStreamsPathPrefix;
-    if (!is_file && !is_stream) {
+    const bool is_batch = path == kCommandsPath;
+    if (!is_file && !is_stream && !is_batch) {
       co_return ErrorAnswer(MakeError(ErrorCode::kNotFound, "no such federation endpoint"));
     }
     std::string action;
@@ -965,9 +1080,10 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
       }
       stream = std::move(decoded).value();
     }
-    const size_t limit = action == "events" && in.message.method == "POST" ? kMaxEventsBody
-                         : action == "commands"                            ? kMaxCommandBody
-                                                                           : kMaxFederationBody;
+    const size_t limit = is_batch                                            ? kMaxCommandBatchBody
+                         : action == "events" && in.message.method == "POST" ? kMaxEventsBody
+                         : action == "commands"                              ? kMaxCommandBody
+                                                                             : kMaxFederationBody;
     if (in.body.size() > limit) {
       ++refused_inbound;
       co_return ErrorAnswer(MakeError(ErrorCode::kTooLarge, "message body too large"));
@@ -989,6 +1105,10 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
     StreamResponse answer;
     if (is_file && in.message.method == "GET") {
       answer = ServeFile(sender, std::string(path.substr(kFilesPathPrefix.size())));
+    } else if (is_batch && in.message.method == "POST") {
+      answer = co_await HandleCommandBatch(sender, *sender_domain, in.body);
+    } else if (is_batch) {
+      answer = ErrorAnswer(MakeError(ErrorCode::kNotFound, "no such federation endpoint"));
     } else if (action == "commands" && in.message.method == "POST") {
       answer = co_await HandleCommand(sender, *sender_domain, stream, in.body);
     } else if (action == "events" && in.message.method == "POST") {
@@ -1020,25 +1140,164 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
       co_return ErrorAnswer(MakeError(ErrorCode::kNotFound, "this node does not own " + stream,
                                       std::string(stream_reason::kNotOwnedHere)));
     }
-    namespace t = groups::event_type;
-    if (command->type == t::kFileAdded || command->type == t::kFileVersionAdded) {
-      // The bytes come from the sender before the command is accepted.
-      const std::string sha = command->data.value("sha256", "");
-      auto peer = ActivePeer(sender);
-      if (!peer.ok()) co_return ErrorAnswer(peer.error());
-      auto fetched = co_await FetchFile(*peer, sha);
-      if (!fetched.ok()) {
-        Error error = fetched.error();
-        if (error.code != ErrorCode::kTooLarge && error.code != ErrorCode::kInvalidArgument) {
-          error.code = ErrorCode::kUnavailable;  // the sender retries
-        }
-        error.message = "cannot fetch file " + sha + " from " + sender + ": " + error.message;
-        co_return ErrorAnswer(error);
-      }
-    }
+    Status file = co_await FetchCommandFile(sender, *command);
+    if (!file.ok()) co_return ErrorAnswer(file.error());
     auto appended = co_await AppendOwned(std::move(command).value(), sender);
     if (!appended.ok()) co_return ErrorAnswer(appended.error());
     co_return Answer(200, CommandAnswerJson(appended->event));
+  }
+
+  // A batch of commands: each checked like a single one, then all appended in one group
+  // commit (one writer job each, queued together, in order). A command that must be retried
+  // (5xx) makes the later commands of its actor in the batch fail with 503 unapplied, so
+  // that an actor's commands never apply out of order.
+  asio::awaitable<StreamResponse> HandleCommandBatch(std::string sender, std::string sender_domain,
+                                                     std::string body) {
+    auto items = ParseCommandBatch(body);
+    if (!items.ok()) co_return ErrorAnswer(items.error());
+    const size_t n = items->size();
+    auto batch = std::make_shared<BatchAppend>();
+    batch->results.resize(n);
+    std::vector<std::optional<groups::Command>> ready(n);
+    for (size_t i = 0; i < n; ++i) {
+      BatchItem& item = (*items)[i];
+      batch->results[i].command_id = item.command_id;
+      Status checked = item.command.ok() ? CheckBatchCommand(*item.command, sender_domain)
+                                         : Status(item.command.error());
+      if (checked.ok() && batch->Blocked(item.command->actor, i)) {
+        checked = MakeError(ErrorCode::kUnavailable,
+                            "an earlier command of this actor in the batch must be retried first");
+      }
+      if (checked.ok()) checked = co_await FetchCommandFile(sender, *item.command);
+      if (!checked.ok()) {
+        SetFailure(*batch, i, checked.error(), item.command.ok() ? item.command->actor : "");
+        continue;
+      }
+      ready[i] = std::move(item.command).value();
+    }
+    co_await AppendBatch(batch, std::move(ready), sender);
+    std::set<std::string> appended_streams;
+    for (const CommandResult& r : batch->results) {
+      if (r.event && batch->fresh.contains(r.command_id)) appended_streams.insert(r.event->stream);
+    }
+    for (const std::string& stream : appended_streams) NoteAppendedNow(stream);
+    co_return Answer(200, CommandResultsJson(batch->results));
+  }
+
+  // What a batch's appends share; touched by the writer thread while the jobs run (in order),
+  // and by the handler before they are queued and after the last one finished.
+  struct BatchAppend {
+    std::vector<CommandResult> results;
+    // Actors with a command to retry: the index of their first such command.
+    std::map<std::string, size_t, std::less<>> blocked;
+
+    bool Blocked(const std::string& actor, size_t i) const {
+      auto it = blocked.find(actor);
+      return it != blocked.end() && it->second < i;
+    }
+    std::set<std::string, std::less<>> fresh;  // command ids appended now (not duplicates)
+  };
+
+  static void SetFailure(BatchAppend& batch, size_t i, const Error& error,
+                         const std::string& actor) {
+    CommandResult& r = batch.results[i];
+    r.status = HttpStatusFor(error.code);
+    r.error = ErrorJson(error);
+    if (r.status >= 500 || r.status == 401 || r.status == 429) {
+      auto [it, added] = batch.blocked.emplace(actor, i);
+      if (!added) it->second = std::min(it->second, i);
+    }
+  }
+
+  Status CheckBatchCommand(const groups::Command& command, std::string_view sender_domain) {
+    KITH_RETURN_IF_ERROR(CheckActorFromSender(command, sender_domain));
+    auto ref = groups::ParseGroupStream(command.stream);
+    if (!ref.ok()) return std::move(ref).error();
+    if (ref->domain != ctx.domain) {
+      return MakeError(ErrorCode::kNotFound, "this node does not own " + command.stream,
+                       std::string(stream_reason::kNotOwnedHere));
+    }
+    return OkStatus();
+  }
+
+  // Appends the ready commands, one writer job each, queued together so that they commit
+  // together; resumes when all are durable.
+  asio::awaitable<void> AppendBatch(std::shared_ptr<BatchAppend> batch,
+                                    std::vector<std::optional<groups::Command>> ready,
+                                    std::string sender) {
+    auto initiate = [this, batch, ready = std::move(ready),
+                     sender = std::move(sender)](auto handler) mutable {
+      auto slot = std::make_shared<decltype(handler)>(std::move(handler));
+      auto left = std::make_shared<std::atomic<size_t>>(1);  // +1 until all are queued
+      auto finish = [slot, left] {
+        if (left->fetch_sub(1) != 1) return;
+        auto ex = asio::get_associated_executor(*slot);
+        asio::post(ex, [slot]() mutable { (*slot)(); });
+      };
+      const int64_t now = clock.UnixSeconds();
+      for (size_t i = 0; i < ready.size(); ++i) {
+        if (!ready[i]) continue;
+        left->fetch_add(1);
+        identity::SubmitWrite<Appended>(store.writer(),
+                                        BatchAppendJob(batch, i, std::move(*ready[i]), sender, now),
+                                        [batch, i, finish](Result<Appended> result) {
+                                          // Runs after the commit (or the job's failure); the jobs
+                                          // before it are done.
+                                          if (result.ok()) {
+                                            batch->results[i].status = 200;
+                                            batch->results[i].event = std::move(result->event);
+                                            if (!result->duplicate)
+                                              batch->fresh.insert(batch->results[i].command_id);
+                                          } else if (batch->results[i].status == 0) {
+                                            SetFailure(*batch, i, result.error(), std::string());
+                                          }
+                                          finish();
+                                        });
+      }
+      finish();
+    };
+    co_await asio::async_initiate<const asio::use_awaitable_t<>, void()>(std::move(initiate),
+                                                                         asio::use_awaitable);
+  }
+
+  // One command of a batch as a writer job: refused unapplied when an earlier command of its
+  // actor in the batch failed in a way the sender retries.
+  std::function<Result<Appended>(storage::Database&)> BatchAppendJob(
+      std::shared_ptr<BatchAppend> batch, size_t i, groups::Command command, std::string sender,
+      int64_t now) {
+    auto append = AppendJob(command, std::move(sender), now);
+    return [batch, i, actor = command.actor,
+            append = std::move(append)](storage::Database& db) -> Result<Appended> {
+      if (batch->Blocked(actor, i)) {
+        Error error = MakeError(ErrorCode::kUnavailable,
+                                "an earlier command of this actor in the batch must be retried "
+                                "first");
+        SetFailure(*batch, i, error, actor);
+        return error;
+      }
+      auto appended = append(db);
+      if (!appended.ok()) SetFailure(*batch, i, appended.error(), actor);
+      return appended;
+    };
+  }
+
+  // The bytes of a file command come from the sender before the command is accepted.
+  asio::awaitable<Status> FetchCommandFile(std::string sender, groups::Command command) {
+    namespace t = groups::event_type;
+    if (command.type != t::kFileAdded && command.type != t::kFileVersionAdded) {
+      co_return OkStatus();
+    }
+    const std::string sha = command.data.value("sha256", "");
+    auto peer = ActivePeer(sender);
+    if (!peer.ok()) co_return std::move(peer).error();
+    auto fetched = co_await FetchFile(*peer, sha);
+    if (fetched.ok()) co_return OkStatus();
+    Error error = fetched.error();
+    if (error.code != ErrorCode::kTooLarge && error.code != ErrorCode::kInvalidArgument) {
+      error.code = ErrorCode::kUnavailable;  // the sender retries
+    }
+    error.message = "cannot fetch file " + sha + " from " + sender + ": " + error.message;
+    co_return error;
   }
 
   asio::awaitable<StreamResponse> HandlePush(std::string sender, std::string sender_domain,
@@ -1198,6 +1457,10 @@ void Replicator::Start() {
 void Replicator::Stop() {
   std::lock_guard lock(impl_->mu);
   impl_->stopped = true;
+  for (auto& [id, waiter] : impl_->waiters) waiter->signal.Wake();
+  for (auto& [owner, loop] : impl_->outbox) {
+    if (loop.signal) loop.signal->Wake();
+  }
 }
 
 asio::awaitable<Result<SubmitResult>> Replicator::Submit(groups::Command command) {
@@ -1205,8 +1468,14 @@ asio::awaitable<Result<SubmitResult>> Replicator::Submit(groups::Command command
   auto actor_domain = groups::AddressDomain(command.actor);
   if (!actor_domain.ok()) co_return std::move(actor_domain).error();
   if (*actor_domain != impl.ctx.domain) {
-    co_return MakeError(ErrorCode::kInvalidArgument,
-                        "only members of this node can act through it: " + command.actor);
+    // A member of an active peer signed in here (node/sso_routes.h) acts in streams this node
+    // owns; for streams owned elsewhere only the member's home node sends their commands.
+    auto stream_ref = groups::ParseGroupStream(command.stream);
+    const bool owned_here = stream_ref.ok() && stream_ref->domain == impl.ctx.domain;
+    if (!owned_here || !impl.PeerForDomain(*actor_domain).ok()) {
+      co_return MakeError(ErrorCode::kInvalidArgument,
+                          "only members of this node can act through it: " + command.actor);
+    }
   }
   if (!groups::IsKnownEventType(command.type)) {
     co_return MakeError(ErrorCode::kInvalidArgument, "unknown command type " + command.type);
@@ -1239,7 +1508,7 @@ asio::awaitable<Result<SubmitResult>> Replicator::Submit(groups::Command command
     Status checked = impl.groups.Check(command);
     if (!checked.ok()) co_return std::move(checked).error();
   }
-  auto waiter = std::make_shared<Impl::Waiter>();
+  auto waiter = std::make_shared<Impl::Waiter>(impl.ctx.executor);
   {
     std::lock_guard lock(impl.mu);
     impl.waiters[command.command_id] = waiter;
@@ -1255,8 +1524,7 @@ asio::awaitable<Result<SubmitResult>> Replicator::Submit(groups::Command command
   }
   impl.Kick(impl.outbox, owner_node, true, false);
 
-  // Wait for the owner's verdict, at most submit_wait.
-  asio::steady_timer timer(impl.ctx.executor);
+  // Wait for the owner's verdict, at most submit_wait (Notify and Stop wake the waiter).
   const auto deadline = std::chrono::steady_clock::now() + impl.ctx.submit_wait;
   for (;;) {
     {
@@ -1265,9 +1533,7 @@ asio::awaitable<Result<SubmitResult>> Replicator::Submit(groups::Command command
     }
     const auto left = deadline - std::chrono::steady_clock::now();
     if (left <= std::chrono::steady_clock::duration::zero()) break;
-    timer.expires_after(
-        std::min<std::chrono::steady_clock::duration>(left, std::chrono::milliseconds(2)));
-    co_await timer.async_wait(kTuple);
+    co_await waiter->signal.Wait(left);
   }
   {
     std::lock_guard lock(impl.mu);

@@ -65,6 +65,7 @@ namespace kith::federation {
 
 inline constexpr std::string_view kStreamsPathPrefix = "/federation/v1/streams/";
 inline constexpr std::string_view kFilesPathPrefix = "/federation/v1/files/";
+inline constexpr std::string_view kCommandsPath = "/federation/v1/commands";  // batches
 inline constexpr size_t kMaxEventsBody = 4 * 1024 * 1024;  // a pushed batch at most
 
 struct ReplicationContext {

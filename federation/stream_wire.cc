@@ -173,10 +173,9 @@ Result<EventsPage> ParseEventsPage(std::string_view stream, std::string_view bod
   return EventsPage{std::move(events).value(), head->get<int64_t>()};
 }
 
-Result<groups::Command> ParseCommand(std::string_view stream, std::string_view body) {
-  auto parsed = ParseObject(body, kMaxCommandBody, "a command");
-  if (!parsed.ok()) return std::move(parsed).error();
-  const json& b = *parsed;
+namespace {
+
+Result<groups::Command> CommandFromJson(std::string_view stream, const json& b) {
   auto text = [&](const char* key) -> const std::string* {
     auto it = b.find(key);
     return it != b.end() && it->is_string() ? it->get_ptr<const std::string*>() : nullptr;
@@ -203,6 +202,124 @@ Result<groups::Command> ParseCommand(std::string_view stream, std::string_view b
   command.data = *data;
   command.command_id = *command_id;
   return command;
+}
+
+}  // namespace
+
+Result<groups::Command> ParseCommand(std::string_view stream, std::string_view body) {
+  auto parsed = ParseObject(body, kMaxCommandBody, "a command");
+  if (!parsed.ok()) return std::move(parsed).error();
+  return CommandFromJson(stream, *parsed);
+}
+
+Result<std::vector<BatchItem>> ParseCommandBatch(std::string_view body) {
+  auto parsed = ParseObject(body, kMaxCommandBatchBody, "a command batch");
+  if (!parsed.ok()) return std::move(parsed).error();
+  auto list = parsed->find("commands");
+  if (list == parsed->end() || !list->is_array() || list->empty() ||
+      list->size() > kMaxBatchCommands) {
+    return Invalid(
+        "\"commands\" must be an array of 1-" + std::to_string(kMaxBatchCommands) + " commands",
+        stream_reason::kBadBatch);
+  }
+  std::vector<BatchItem> items;
+  items.reserve(list->size());
+  for (const json& item : *list) {
+    if (!item.is_object()) {
+      items.push_back({std::string(), Invalid("a command must be a JSON object")});
+      continue;
+    }
+    std::string id;
+    if (auto it = item.find("command_id"); it != item.end() && it->is_string()) {
+      id = it->get<std::string>().substr(0, 100);
+    }
+    auto stream = item.find("stream");
+    if (stream == item.end() || !stream->is_string() ||
+        !groups::ParseGroupStream(stream->get<std::string>()).ok()) {
+      items.push_back({std::move(id), Invalid("\"stream\" must be a group stream name")});
+      continue;
+    }
+    items.push_back({std::move(id), CommandFromJson(stream->get<std::string>(), item)});
+  }
+  return items;
+}
+
+std::string CommandBatchJson(const std::vector<groups::Command>& commands) {
+  json list = json::array();
+  for (const groups::Command& c : commands) {
+    list.push_back(json{{"stream", c.stream},
+                        {"command_id", c.command_id},
+                        {"type", c.type},
+                        {"actor", c.actor},
+                        {"data", c.data}});
+  }
+  return json{{"commands", std::move(list)}}.dump();
+}
+
+std::string CommandResultsJson(const std::vector<CommandResult>& results) {
+  json list = json::array();
+  for (const CommandResult& r : results) {
+    json item{{"command_id", r.command_id}, {"status", r.status}};
+    if (r.event) {
+      item["seq"] = r.event->seq;
+      item["event"] = r.event->ToJson();
+    } else {
+      json error = json::parse(r.error, nullptr, false);
+      if (!error.is_object()) error = json{{"error", "refused"}, {"message", r.error}};
+      item["error"] = error.value("error", "refused");
+      item["message"] = error.value("message", "");
+    }
+    list.push_back(std::move(item));
+  }
+  return json{{"results", std::move(list)}}.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Result<std::vector<CommandResult>> ParseCommandResults(const std::vector<groups::Command>& sent,
+                                                       std::string_view body) {
+  auto parsed =
+      ParseObject(body, kMaxBatchCommands * groups::kMaxEventBytes * 2, "a command batch answer");
+  if (!parsed.ok()) return std::move(parsed).error();
+  auto list = parsed->find("results");
+  if (list == parsed->end() || !list->is_array() || list->size() != sent.size()) {
+    return Invalid("a command batch answer needs one result per command");
+  }
+  std::vector<CommandResult> out;
+  out.reserve(sent.size());
+  for (size_t i = 0; i < sent.size(); ++i) {
+    const json& item = (*list)[i];
+    if (!item.is_object()) return Invalid("a command result must be a JSON object");
+    CommandResult r;
+    auto id = item.find("command_id");
+    auto status = item.find("status");
+    if (id == item.end() || !id->is_string() || *id != sent[i].command_id || status == item.end() ||
+        !status->is_number_integer()) {
+      return Invalid("command result " + std::to_string(i) +
+                     " does not answer its command (command_id, status)");
+    }
+    r.command_id = sent[i].command_id;
+    r.status = status->get<int>();
+    if (r.status < 100 || r.status > 599) return Invalid("a command result's status is invalid");
+    if (r.status >= 200 && r.status < 300) {
+      auto seq = item.find("seq");
+      auto event = item.find("event");
+      if (seq == item.end() || !seq->is_number_integer() || event == item.end()) {
+        return Invalid("an accepted command's result needs \"seq\" and \"event\"");
+      }
+      auto parsed_event = groups::EventFromJson(sent[i].stream, *event);
+      if (!parsed_event.ok()) return std::move(parsed_event).error();
+      if (parsed_event->seq != seq->get<int64_t>()) {
+        return Invalid("a command result's seq differs from its event's");
+      }
+      r.event = std::move(parsed_event).value();
+    } else {
+      json error{{"error", item.value("error", "refused")},
+                 {"message", item.value("message", "")},
+                 {"status", r.status}};
+      r.error = error.dump(-1, ' ', false, json::error_handler_t::replace);
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 std::string CommandJson(const groups::Command& command) {

@@ -73,6 +73,41 @@ Result<EventsPage> ParseEventsPage(std::string_view stream, std::string_view bod
 Result<groups::Command> ParseCommand(std::string_view stream, std::string_view body);
 std::string CommandJson(const groups::Command& command);
 
+// A batch of commands: POST /federation/v1/commands
+//   {"commands":[{"stream":"group:s@d","command_id":"...","type":"...","actor":"h@d",
+//                 "data":{...}}, ...]}
+// for streams the receiver owns, in the order their actors made them. The envelope must be a
+// JSON object whose "commands" is an array of 1..kMaxBatchCommands objects, at most
+// kMaxCommandBatchBody bytes (else the whole batch is refused). Each item is parsed like a
+// single command plus its "stream" (a group stream name); an item that does not parse gets its
+// own error, the others go on. `command_id` is the item's id when it has a string one (for
+// matching the answer), else empty.
+inline constexpr size_t kMaxBatchCommands = 100;
+inline constexpr size_t kMaxCommandBatchBody = 2 * 1024 * 1024;
+struct BatchItem {
+  std::string command_id;
+  Result<groups::Command> command;
+};
+Result<std::vector<BatchItem>> ParseCommandBatch(std::string_view body);
+std::string CommandBatchJson(const std::vector<groups::Command>& commands);
+
+// The owner's verdict on one command of a batch: `status` as for a single command (200 with
+// the event, or the error status with `error`, the JSON error object {"error","message"}).
+struct CommandResult {
+  std::string command_id;
+  int status = 0;
+  std::optional<groups::Event> event;  // status 200
+  std::string error;                   // otherwise: {"error":...,"message":...}
+};
+// The answer to a batch: {"results":[{"command_id":"...","status":200,"seq":N,"event":{...}} |
+// {"command_id":"...","status":403,"error":"...","message":"..."}, ...]}, one per item in the
+// batch's order.
+std::string CommandResultsJson(const std::vector<CommandResult>& results);
+// Parses the answer to `sent` (the batch as sent): one result per command, in order, with
+// matching command ids; an accepted one's event must be of the command's stream.
+Result<std::vector<CommandResult>> ParseCommandResults(const std::vector<groups::Command>& sent,
+                                                       std::string_view body);
+
 // A node speaks for its own members only: 403 actor_not_from_sender unless the actor's domain
 // is `sender_domain`.
 Status CheckActorFromSender(const groups::Command& command, std::string_view sender_domain);

@@ -60,7 +60,7 @@ void AddFederationRoutes(Router& router, federation::PeeringService& service,
 
 namespace {
 
-// One handler for the five stream routes; a plain coroutine (no lambda coroutine with
+// One handler for the stream routes; a plain coroutine (no lambda coroutine with
 // captures, see the GCC 12 note in the preamble).
 asio::awaitable<Response> HandleStreamRoute(RequestContext& ctx, federation::Replicator& replicator,
                                             std::string base_url) {
@@ -106,8 +106,11 @@ void AddStreamRoutes(Router& router, federation::Replicator& replicator, std::st
   small.max_body_bytes = federation::kMaxFederationBody;
   RouteOptions commands;
   commands.max_body_bytes = federation::kMaxCommandBody;
+  RouteOptions batches;
+  batches.max_body_bytes = federation::kMaxCommandBatchBody;
   RouteOptions events;
   events.max_body_bytes = federation::kMaxEventsBody;
+  router.AddOrDie(http::verb::post, std::string(federation::kCommandsPath), handler, batches);
   router.AddOrDie(http::verb::post, streams + "/commands", handler, commands);
   router.AddOrDie(http::verb::post, streams + "/events", handler, events);
   router.AddOrDie(http::verb::get, streams + "/events", handler, small);

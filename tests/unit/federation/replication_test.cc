@@ -280,6 +280,104 @@ TEST_F(ReplicationTest, DecisionRefusalsReachThePeer) {
   EXPECT_EQ(json::parse(not_ours.body)["error"], "stream_not_owned_here");
 }
 
+// A batch item: the command `CommandBody` makes, with its stream.
+json BatchItemJson(const std::string& stream, const std::string& type, const std::string& actor,
+                   json data, const std::string& id) {
+  return json{{"stream", stream},
+              {"command_id", id},
+              {"type", type},
+              {"actor", actor},
+              {"data", std::move(data)}};
+}
+
+TEST_F(ReplicationTest, ABatchOfCommandsIsAnsweredPerCommandInOrder) {
+  const std::string open = CreateGroup("open", "public");
+  const std::string closed = CreateGroup("closed", "restricted", "invite");
+  json batch{{"commands", json::array()}};
+  auto add = [&](const std::string& stream, const std::string& type, const std::string& actor,
+                 json data, const std::string& id) {
+    batch["commands"].push_back(BatchItemJson(stream, type, actor, std::move(data), id));
+  };
+  add(open, "member.joined", "bob@b.example", {{"member", "bob@b.example"}}, "b1");
+  add(open, "thread.created", "bob@b.example", {{"title", "Hello"}, {"body", "first"}}, "b2");
+  add(closed, "member.joined", "bob@b.example", {{"member", "bob@b.example"}}, "b3");    // 403
+  add(open, "member.joined", "carol@c.example", {{"member", "carol@c.example"}}, "b4");  // forged
+  add("group:other@c.example", "member.joined", "dave@b.example", {{"member", "dave@b.example"}},
+      "b5");  // not owned here
+  add(open, "member.joined", "dave@b.example", {{"member", "dave@b.example"}}, "b6");
+  batch["commands"].push_back(json{{"command_id", "b7"}, {"type", "nope"}});  // malformed
+  StreamResponse answer = Send(b_key_, "POST", std::string(kCommandsPath), batch.dump());
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  json results = json::parse(answer.body)["results"];
+  ASSERT_EQ(results.size(), 7u) << answer.body;
+  std::vector<int> statuses;
+  for (const json& r : results) statuses.push_back(r["status"].get<int>());
+  EXPECT_EQ(statuses, (std::vector<int>{200, 200, 403, 403, 404, 200, 400}));
+  EXPECT_EQ(results[0]["seq"], 2);
+  EXPECT_EQ(results[1]["seq"], 3);
+  EXPECT_EQ(results[5]["seq"], 4);
+  EXPECT_EQ(results[3]["error"], "actor_not_from_sender");
+  EXPECT_EQ(results[4]["error"], "stream_not_owned_here");
+  EXPECT_EQ(results[6]["command_id"], "b7");
+  EXPECT_EQ(Head(open), 4);
+  EXPECT_EQ(Head(closed), 1);
+
+  // The same batch again (a retry after a lost answer): the same seqs, nothing appended.
+  StreamResponse again = Send(b_key_, "POST", std::string(kCommandsPath), batch.dump());
+  ASSERT_EQ(again.status, 200) << again.body;
+  json repeated = json::parse(again.body)["results"];
+  EXPECT_EQ(repeated[0], results[0]);
+  EXPECT_EQ(repeated[1], results[1]);
+  EXPECT_EQ(repeated[5], results[5]);
+  EXPECT_EQ(Head(open), 4);
+}
+
+TEST_F(ReplicationTest, ABatchKeepsAnActorsLaterCommandsBehindOneToRetry) {
+  const std::string open = CreateGroup("open", "public");
+  json batch{{"commands", json::array()}};
+  batch["commands"].push_back(
+      BatchItemJson(open, "member.joined", "bob@b.example", {{"member", "bob@b.example"}}, "k1"));
+  // The file's bytes cannot be fetched from B (no such peer endpoint here): 503, retried later.
+  batch["commands"].push_back(BatchItemJson(open, "file.added", "bob@b.example",
+                                            {{"title", "Plan"},
+                                             {"filename", "plan.pdf"},
+                                             {"media_type", "application/pdf"},
+                                             {"size", 4},
+                                             {"sha256", std::string(64, 'a')}},
+                                            "k2"));
+  // Bob's next command must not overtake the one to retry; Carol's may go on.
+  batch["commands"].push_back(BatchItemJson(open, "thread.created", "bob@b.example",
+                                            {{"title", "After"}, {"body", "x"}}, "k3"));
+  batch["commands"].push_back(
+      BatchItemJson(open, "member.joined", "erin@b.example", {{"member", "erin@b.example"}}, "k4"));
+  StreamResponse answer = Send(b_key_, "POST", std::string(kCommandsPath), batch.dump());
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  json results = json::parse(answer.body)["results"];
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_EQ(results[0]["status"], 200);
+  EXPECT_EQ(results[1]["status"], 503) << results[1];
+  EXPECT_EQ(results[2]["status"], 503) << results[2];
+  EXPECT_EQ(results[3]["status"], 200);
+  EXPECT_EQ(Head(open), 3);  // created, bob joined, erin joined
+}
+
+TEST_F(ReplicationTest, MalformedOrOversizedBatchesChangeNothing) {
+  const std::string open = CreateGroup("open", "public");
+  for (const std::string& body :
+       {std::string("{\"commands\":[]}"), std::string("[1,2]"), std::string("{\"commands\":")}) {
+    StreamResponse refused = Send(b_key_, "POST", std::string(kCommandsPath), body);
+    EXPECT_EQ(refused.status, 400) << body << " -> " << refused.body;
+  }
+  StreamResponse huge =
+      Send(b_key_, "POST", std::string(kCommandsPath), std::string(kMaxCommandBatchBody + 1, ' '));
+  EXPECT_EQ(huge.status, 413) << huge.body;
+  json batch{{"commands", json::array({BatchItemJson(open, "member.joined", "bob@b.example",
+                                                     {{"member", "bob@b.example"}}, "m1")})}};
+  StreamResponse stranger = Send(stranger_key_, "POST", std::string(kCommandsPath), batch.dump());
+  EXPECT_EQ(stranger.status, 401) << stranger.body;
+  EXPECT_EQ(Head(open), 1);
+}
+
 TEST_F(ReplicationTest, UnsignedOrUnknownSendersAreRefused) {
   const std::string stream = CreateGroup("planning", "public");
   const std::string body =

@@ -142,6 +142,96 @@ TEST(StreamWireTest, GoldenCommandParsesAndRoundTrips) {
             json::parse(Fixture("stream_command_answer.json")));
 }
 
+TEST(StreamWireTest, GoldenCommandBatchParsesAndRoundTrips) {
+  auto items = ParseCommandBatch(Fixture("stream_command_batch.json"));
+  ASSERT_TRUE(items.ok()) << items.error().message;
+  ASSERT_EQ(items->size(), 2u);
+  std::vector<groups::Command> commands;
+  for (const BatchItem& item : *items) {
+    ASSERT_TRUE(item.command.ok()) << item.command.error().message;
+    EXPECT_EQ(item.command_id, item.command->command_id);
+    EXPECT_EQ(item.command->stream, kStream);
+    commands.push_back(*item.command);
+  }
+  EXPECT_EQ(commands[1].type, "thread.pinned");
+  EXPECT_EQ(commands[1].actor, "carol@b.example");
+  EXPECT_EQ(json::parse(CommandBatchJson(commands)),
+            json::parse(Fixture("stream_command_batch.json")));
+
+  auto results = ParseCommandResults(commands, Fixture("stream_command_results.json"));
+  ASSERT_TRUE(results.ok()) << results.error().message;
+  ASSERT_EQ(results->size(), 2u);
+  EXPECT_EQ((*results)[0].status, 200);
+  ASSERT_TRUE((*results)[0].event.has_value());
+  EXPECT_EQ((*results)[0].event->seq, 7);
+  EXPECT_EQ((*results)[1].status, 403);
+  EXPECT_FALSE((*results)[1].event.has_value());
+  EXPECT_EQ(json::parse((*results)[1].error)["error"], "permission_denied");
+  std::vector<CommandResult> back = *results;
+  back[1].error = json{{"error", "permission_denied"},
+                       {"message", "only a facilitator or owner can pin threads"}}
+                      .dump();
+  EXPECT_EQ(json::parse(CommandResultsJson(back)),
+            json::parse(Fixture("stream_command_results.json")));
+}
+
+TEST(StreamWireTest, CommandBatchItemsFailAlone) {
+  json b = json::parse(Fixture("stream_command_batch.json"));
+  b["commands"][0]["type"] = "group.deleted";          // unknown type
+  b["commands"].push_back(json{{"command_id", "x"}});  // no stream
+  b["commands"].push_back(7);                          // not an object
+  auto items = ParseCommandBatch(b.dump());
+  ASSERT_TRUE(items.ok()) << items.error().message;
+  ASSERT_EQ(items->size(), 4u);
+  EXPECT_FALSE((*items)[0].command.ok());
+  EXPECT_EQ((*items)[0].command_id, "Yk3v9Qe2TfSx1b0cZp7w4A");
+  EXPECT_TRUE((*items)[1].command.ok());
+  EXPECT_FALSE((*items)[2].command.ok());
+  EXPECT_EQ((*items)[2].command_id, "x");
+  EXPECT_FALSE((*items)[3].command.ok());
+}
+
+TEST(StreamWireTest, CommandBatchEnvelopeRefusals) {
+  auto refused = [](std::string body, ErrorCode code = ErrorCode::kInvalidArgument) {
+    auto parsed = ParseCommandBatch(body);
+    return !parsed.ok() && parsed.error().code == code;
+  };
+  EXPECT_TRUE(refused("[]"));
+  EXPECT_TRUE(refused("{\"commands\":[]}"));
+  EXPECT_TRUE(refused("{\"commands\":{}}"));
+  EXPECT_TRUE(refused("{\"commands\":[1"));
+  json many = json::parse(Fixture("stream_command_batch.json"));
+  while (many["commands"].size() <= kMaxBatchCommands)
+    many["commands"].push_back(many["commands"][0]);
+  EXPECT_TRUE(refused(many.dump()));
+  EXPECT_TRUE(refused(std::string(kMaxCommandBatchBody + 1, ' '), ErrorCode::kTooLarge));
+}
+
+TEST(StreamWireTest, CommandResultsMustAnswerTheBatch) {
+  auto items = ParseCommandBatch(Fixture("stream_command_batch.json"));
+  ASSERT_TRUE(items.ok());
+  std::vector<groups::Command> commands;
+  for (const BatchItem& item : *items) commands.push_back(*item.command);
+  const json good = json::parse(Fixture("stream_command_results.json"));
+  auto refused = [&](const json& body) { return !ParseCommandResults(commands, body.dump()).ok(); };
+  json b = good;
+  b["results"].erase(1);  // one result missing
+  EXPECT_TRUE(refused(b));
+  b = good;
+  std::swap(b["results"][0], b["results"][1]);  // out of order
+  EXPECT_TRUE(refused(b));
+  b = good;
+  b["results"][0]["seq"] = 8;  // differs from the event's
+  EXPECT_TRUE(refused(b));
+  b = good;
+  b["results"][0].erase("event");
+  EXPECT_TRUE(refused(b));
+  b = good;
+  b["results"][1]["status"] = 999;
+  EXPECT_TRUE(refused(b));
+  EXPECT_TRUE(refused(json::array()));
+}
+
 TEST(StreamWireTest, CommandRefusals) {
   const json good = json::parse(Fixture("stream_command.json"));
   auto refused = [&](json body) {
