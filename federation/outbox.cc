@@ -135,16 +135,6 @@ Result<std::vector<OutboxEntry>> PendingForOwner(storage::Database& db, std::str
   return ReadEntries(**stmt);
 }
 
-Result<std::vector<OutboxEntry>> PendingForActor(storage::Database& db, std::string_view owner,
-                                                 std::string_view actor, size_t limit) {
-  auto stmt = db.Cached(std::string(kColumns) +
-                        "WHERE actor = ? AND state = 'pending' AND owner = ? ORDER BY id LIMIT ?");
-  if (!stmt.ok()) return std::move(stmt).error();
-  storage::StatementReset reset{*stmt};
-  (*stmt)->Bind(1, actor).Bind(2, owner).Bind(3, static_cast<int64_t>(limit));
-  return ReadEntries(**stmt);
-}
-
 namespace {
 
 // The first column of every row of `stmt` (already bound).
@@ -160,17 +150,6 @@ Result<std::vector<std::string>> ReadTexts(storage::Statement& stmt) {
 }
 
 }  // namespace
-
-Result<std::vector<std::string>> PendingActors(storage::Database& db, std::string_view owner,
-                                               size_t limit) {
-  auto stmt = db.Cached(
-      "SELECT actor FROM outbox WHERE state = 'pending' AND owner = ? GROUP BY actor "
-      "ORDER BY MIN(id) LIMIT ?");
-  if (!stmt.ok()) return std::move(stmt).error();
-  storage::StatementReset reset{*stmt};
-  (*stmt)->Bind(1, owner).Bind(2, static_cast<int64_t>(limit));
-  return ReadTexts(**stmt);
-}
 
 Result<std::vector<std::string>> OwnersWithPending(storage::Database& db) {
   auto stmt = db.Cached("SELECT DISTINCT owner FROM outbox WHERE state = 'pending'");

@@ -40,13 +40,6 @@ Result<std::vector<OutboxEntry>> OutboxOf(storage::Database& db, std::string_vie
 // The oldest pending entries for `owner` (id order), at most `limit`.
 Result<std::vector<OutboxEntry>> PendingForOwner(storage::Database& db, std::string_view owner,
                                                  size_t limit);
-// The actors with pending entries for `owner`, the one with the oldest entry first; at most
-// `limit`.
-Result<std::vector<std::string>> PendingActors(storage::Database& db, std::string_view owner,
-                                               size_t limit);
-// The oldest pending entries of `actor` for `owner` (id order), at most `limit`.
-Result<std::vector<OutboxEntry>> PendingForActor(storage::Database& db, std::string_view owner,
-                                                 std::string_view actor, size_t limit);
 // The owners with pending entries.
 Result<std::vector<std::string>> OwnersWithPending(storage::Database& db);
 // Whether a pending entry for `owner` references the file `sha256` in its data (the owner then
