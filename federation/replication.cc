@@ -1539,6 +1539,16 @@ asio::awaitable<Result<SubmitResult>> Replicator::Submit(groups::Command command
     std::lock_guard lock(impl.mu);
     impl.waiters.erase(command.command_id);
   }
+  std::optional<groups::Event> answered;
+  {
+    std::lock_guard lock(impl.mu);
+    if (waiter->done) answered = std::move(waiter->event);
+  }
+  if (answered) {  // accepted: the owner's answer is all we need
+    result.state = SubmitResult::State::kAccepted;
+    result.event = std::move(answered);
+    co_return result;
+  }
   auto entry = GetOutboxEntry(command.command_id);
   if (!entry.ok()) co_return std::move(entry).error();
   if (entry->state == "refused") {
@@ -1548,8 +1558,7 @@ asio::awaitable<Result<SubmitResult>> Replicator::Submit(groups::Command command
   }
   if (entry->state == "accepted") {
     result.state = SubmitResult::State::kAccepted;
-    result.event = waiter->event;
-    if (!result.event && entry->seq) {
+    if (entry->seq) {
       groups::Event event;
       event.stream = entry->stream;
       event.seq = *entry->seq;
