@@ -13,6 +13,13 @@
 namespace kith::node::api {
 namespace {
 
+// The declared media type, or the generic one. A plain function: GCC 12 may destroy a
+// temporary of a ?: inside a coroutine twice.
+std::string MediaTypeOrDefault(const std::string& declared) {
+  if (declared.empty()) return "application/octet-stream";
+  return declared;
+}
+
 namespace asio = boost::asio;
 using nlohmann::json;
 
@@ -166,7 +173,7 @@ asio::awaitable<Response> Api::Upload(RequestContext& ctx, bool new_version) {
     description = sink->multipart->Field("description");
     if (auto t = sink->multipart->Field("tags")) tags = SplitTags(*t);
     filename = file->filename;
-    media_type = file->content_type.empty() ? "application/octet-stream" : file->content_type;
+    media_type = MediaTypeOrDefault(file->content_type);
     upload = std::move(sink->upload);
   }
   filename = StoredFilename(filename);
