@@ -263,6 +263,7 @@ Result<Peer> PeeringService::Add(const NodeDocument& document, const AuditRecord
   change.audit = audit;
   auto peer = peers_.ApplyEvent(change);
   if (!peer.ok()) return peer;
+  NotifyChanged(peer->node_id);
 
   json self = json::parse(context_.self_document(), nullptr, false);
   const std::string body = json{{"type", "peering.request"}, {"node", self}}.dump();
@@ -299,6 +300,7 @@ Result<Peer> PeeringService::Operate(std::string_view node, PeerEvent event,
   change.audit = audit;
   auto peer = peers_.ApplyEvent(change);
   if (!peer.ok()) return peer;
+  NotifyChanged(peer->node_id);
 
   json message{{"type", "peering." + std::string(path)}, {"node_id", context_.base_url}};
   if (event == PeerEvent::kWeApprove) {
@@ -426,7 +428,8 @@ asio::awaitable<void> PeeringService::RefreshPeerKeys(std::string node_id) {
   }
   peers_.MergeKeys(node_id, std::move(document->keys),
                    AuditRecord{"peer:" + node_id, "key refresh", "{}"},
-                   [node_id](Result<std::vector<std::string>> added) {
+                   [this, node_id](Result<std::vector<std::string>> added) {
+                     if (added.ok() && !added->empty()) NotifyChanged(node_id);
                      if (!added.ok()) {
                        spdlog::warn("key refresh: {}: {}", node_id, added.error().message);
                      } else if (!added->empty()) {
@@ -493,6 +496,7 @@ InboundResponse PeeringService::HandleRequestMessage(const InboundRequest& reque
   change.audit = AuditRecord{"peer:" + change.node_id, request.remote_address, "{}"};
   auto peer = peers_.ApplyEvent(change);
   if (!peer.ok()) return ErrorAnswer(peer.error());
+  NotifyChanged(peer->node_id);
   (void)peers_.RecordContact(peer->node_id);
   spdlog::info("peering request from {} ({}), awaiting approval", peer->node_id, peer->name);
   return InboundResponse{
@@ -609,6 +613,7 @@ InboundResponse PeeringService::HandlePeerMessage(const InboundRequest& request,
     Status rotated =
         peers_.RotateKey(peer.node_id, verified->key_id, old_not_after, fresh, rotated_audit);
     if (!rotated.ok()) return ErrorAnswer(rotated.error());
+    NotifyChanged(peer.node_id);
     (void)peers_.RecordContact(peer.node_id);
     return InboundResponse{200, json{{"ok", true}, {"kid", nk.kid}}.dump()};
   }
@@ -640,6 +645,7 @@ InboundResponse PeeringService::HandlePeerMessage(const InboundRequest& request,
   }
   auto applied = peers_.ApplyEvent(change);
   if (!applied.ok()) return ErrorAnswer(applied.error());
+  NotifyChanged(peer.node_id);
   (void)peers_.RecordContact(peer.node_id);
   spdlog::info("peer {}: {} → state {}", peer.node_id, action, PeerStateName(applied->state));
   return InboundResponse{200, json{{"state", std::string(PeerStateName(applied->state))}}.dump()};

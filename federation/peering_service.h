@@ -54,6 +54,10 @@ struct PeeringContext {
   std::chrono::seconds network_timeout{30};  // bound on one outbound exchange, overall
   // At most one key refresh sweep (see NoteUnknownKey) per this interval.
   std::chrono::seconds key_refresh_interval{60};
+  // Called after a peer's state or keys changed here (any event, a key rotation or refresh),
+  // with its node id, on the thread that made the change (a blocking-pool or writer thread):
+  // must not block long. Used for sign-in across nodes (federation/peer_sign_in.h). Optional.
+  std::function<void(const std::string& node_id)> on_peer_changed;
 };
 
 // How telling one peer about a key rotation went.
@@ -142,6 +146,9 @@ class PeeringService {
   InboundResponse HandleRequestMessage(const InboundRequest& request);
 
   boost::asio::awaitable<void> RefreshPeerKeys(std::string node_id);
+  void NotifyChanged(const std::string& node_id) const {
+    if (context_.on_peer_changed) context_.on_peer_changed(node_id);
+  }
 
   PeeringContext context_;
   PeerStore& peers_;

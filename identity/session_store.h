@@ -36,6 +36,25 @@ struct Session {
   int64_t expires_at = 0;  // absolute expiry
   std::string client_address;
   std::string user_agent;
+  // Remote members (signed in here through their home node, storage/migrations/
+  // 0008_remote_members.sql): remote_member_id != 0 and member_id == 0.
+  int64_t remote_member_id = 0;
+  std::string remote_address;  // handle@home-domain: the actor of what they do here
+  std::string home_node;       // the home node's base URL (its OIDC issuer)
+  std::string display_name;    // as the home node last told us
+
+  bool remote() const { return remote_member_id != 0; }
+};
+
+// A remote member as their home node's ID token described them.
+struct RemoteSignIn {
+  std::string address;    // handle@home-domain
+  std::string handle;     // lower-case
+  std::string home_node;  // base URL of the home node (= the ID token's iss)
+  std::string sub;        // the ID token's sub
+  std::string display_name;
+  std::string organisation;
+  int64_t auth_time = 0;  // the ID token's auth_time (0: now)
 };
 
 // A new session and its token. The token exists only here: put it in the cookie and drop it.
@@ -86,6 +105,28 @@ class SessionStore {
 
   // A member's live sessions, newest first (for "where you are signed in").
   Result<std::vector<Session>> ListForMember(int64_t member_id);
+
+  // --- Remote members (issue 6) ------------------------------------------------------------
+  // Records (or refreshes: display name, organisation, last_seen) the remote member and starts
+  // a session for them, in one write. kInvalidArgument when address, handle, home_node or sub
+  // is empty.
+  void CreateRemote(RemoteSignIn who, SessionContext context, Done<NewSession> done);
+
+  // Like Authenticate, but also finds remote members' sessions (Session::remote()). Only the
+  // places that may serve a remote member call this (the JSON API, group pages); the OIDC
+  // provider and the account pages keep using Authenticate, which never answers a remote one.
+  Result<Session> AuthenticateAny(std::string_view token);
+
+  // Ends one remote session (idempotent).
+  void RevokeRemote(int64_t session_id, Done<void> done);
+
+  // Ends every session of the remote members of `home_node` (peering suspended or revoked);
+  // answers how many ended.
+  void RevokeRemoteByHome(std::string home_node, Done<int64_t> done);
+
+  // Ends every session of the remote member (home_node, sub) (back-channel logout from the
+  // home node); answers how many ended.
+  void RevokeRemoteBySub(std::string home_node, std::string sub, Done<int64_t> done);
 
   // Constant-time comparison of a submitted CSRF token with the session's.
   static bool CheckCsrf(const Session& session, std::string_view submitted);

@@ -19,8 +19,10 @@
 #include <cstdint>
 
 #include "federation/replication.h"
+#include "groups/directory.h"
 #include "groups/file_store.h"
 #include "groups/group_store.h"
+#include "groups/search.h"
 #include "identity/member_store.h"
 #include "identity/oidc_provider.h"
 #include "identity/session_store.h"
@@ -40,6 +42,9 @@ struct ApiContext {
   groups::GroupStore* groups = nullptr;
   groups::FileStore* files = nullptr;
   federation::Replicator* replicator = nullptr;
+  // Directory profiles and search (node/api_directory.cc); both null: those routes are absent.
+  groups::DirectoryStore* directory = nullptr;
+  groups::Searcher* searcher = nullptr;
   // Hashing/fsync of uploaded files runs here, never on an I/O thread.
   boost::asio::thread_pool* blocking_pool = nullptr;
   int64_t max_upload_bytes = 50 * 1024 * 1024;
@@ -47,5 +52,10 @@ struct ApiContext {
 
 // Registers every /api/v1 route.
 void AddApiRoutes(Router& router, const ApiContext& context);
+
+// GET /api/v1/search and GET /api/v1/directory/people/{address} (node/api_directory.cc;
+// docs/api.md "Directory and search"). Called by AddApiRoutes; does nothing unless
+// context.directory and context.searcher are set.
+void AddDirectoryApiRoutes(Router& router, const ApiContext& context);
 
 }  // namespace kith::node

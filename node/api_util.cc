@@ -67,7 +67,8 @@ Result<Viewer> Authenticate(const ApiContext& c, const RequestContext& ctx) {
     return MakeError(ErrorCode::kUnauthenticated, "sign in or send a bearer token",
                      "unauthenticated");
   }
-  auto session = c.sessions->Authenticate(*cookie);
+  // Remote members (signed in through their home node, node/sso_routes.h) act here too.
+  auto session = c.sessions->AuthenticateAny(*cookie);
   if (!session.ok()) {
     return MakeError(ErrorCode::kUnauthenticated,
                      "the session has ended; sign in again or send a bearer token",
@@ -80,6 +81,14 @@ Result<Viewer> Authenticate(const ApiContext& c, const RequestContext& ctx) {
       return MakeError(ErrorCode::kPermissionDenied,
                        "missing or wrong X-CSRF-Token header (the session's csrf token)", "csrf");
     }
+  }
+  if (session->remote()) {
+    // Not a member of this node: no id, the home node's name; the address is the actor.
+    identity::Member remote;
+    remote.handle = session->remote_address.substr(0, session->remote_address.find('@'));
+    remote.display_name = session->display_name;
+    Viewer v{std::move(remote), session->remote_address, false, std::move(session).value()};
+    return v;
   }
   auto member = c.members->GetById(session->member_id);
   if (!member.ok()) {

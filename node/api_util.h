@@ -18,7 +18,8 @@
 
 namespace kith::node::api {
 
-// Who is calling.
+// Who is calling. For a remote member (signed in through their home node) `member` has id 0
+// and only handle and display_name; `address` is handle@home-domain.
 struct Viewer {
   identity::Member member;
   std::string address;                       // handle@domain

@@ -10,6 +10,8 @@
 #include "node/api_routes.h"
 #include "node/endpoints.h"
 #include "node/federation_routes.h"
+#include "node/group_pages.h"
+#include "node/sso_routes.h"
 
 namespace kith::node {
 namespace {
@@ -131,6 +133,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
                           SystemClock::Instance().UnixSeconds());
     };
     peering.executor = d->ioc_.get_executor();
+    peering.on_peer_changed = [raw = d.get()](const std::string&) { raw->SyncPeerClients(); };
     d->peering_ = std::make_unique<federation::PeeringService>(std::move(peering), *d->peer_store_,
                                                                *d->http_client_, *d->replay_cache_,
                                                                SystemClock::Instance());
@@ -143,6 +146,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
     d->files_ = std::move(files.value());
     d->groups_ =
         std::make_unique<groups::GroupStore>(*d->store_, SystemClock::Instance(), c.node.domain());
+    d->directory_ = std::make_unique<groups::DirectoryStore>(*d->store_, SystemClock::Instance(),
+                                                             c.node.domain());
+    d->searcher_ = std::make_unique<groups::Searcher>(*d->store_, c.node.domain());
     federation::ReplicationContext replication;
     replication.base_url = c.node.base_url;
     replication.domain = c.node.domain();
@@ -205,6 +211,13 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
     web.blocking_pool = d->blocking_pool_.get();
     AddOidcRoutes(d->router_, web);
     AddWebRoutes(d->router_, web);
+    federation::PeerSignInContext sign_in;
+    sign_in.base_url = c.node.base_url;
+    sign_in.keys = [keys = d->node_keys_.get()] { return keys->Get(); };
+    d->peer_sign_in_ = std::make_unique<federation::PeerSignIn>(
+        std::move(sign_in), *d->peer_store_, *d->http_client_, *d->clients_, *d->sessions_, clock);
+    AddSsoRoutes(d->router_, web, *d->peer_sign_in_);
+    d->SyncPeerClients();
 
     ApiContext api;
     api.config = &d->config_;
@@ -215,9 +228,12 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
     api.groups = d->groups_.get();
     api.files = d->files_.get();
     api.replicator = d->replicator_.get();
+    api.directory = d->directory_.get();
+    api.searcher = d->searcher_.get();
     api.blocking_pool = d->blocking_pool_.get();
     api.max_upload_bytes = c.groups.max_upload_bytes;
     AddApiRoutes(d->router_, api);
+    AddGroupPages(d->router_, web, api, GroupPagesExtras{d->store_.get()});
   }
 
   storage::Store* store_ptr = d->store_.get();
@@ -335,6 +351,15 @@ Status Daemon::ReloadKeys() {
   return OkStatus();
 }
 
+void Daemon::SyncPeerClients() {
+  if (!blocking_pool_) return;
+  asio::post(*blocking_pool_, [this] {
+    if (!peer_sign_in_) return;
+    auto synced = peer_sign_in_->SyncClients();
+    if (!synced.ok()) spdlog::warn("sign-in: peer clients: {}", synced.error().message);
+  });
+}
+
 void Daemon::ScheduleHousekeeping(std::chrono::seconds delay) {
   housekeeping_timer_->expires_after(delay);
   housekeeping_timer_->async_wait([this](const boost::system::error_code& ec) {
@@ -363,6 +388,10 @@ void Daemon::Housekeeping() {
     if (!s.ok()) spdlog::warn("housekeeping: {}: {}", what, s.error().message);
   };
   log("expired sessions", wait([&](auto done) { sessions_->PurgeExpired(done); }));
+  if (peer_sign_in_) {
+    auto synced = peer_sign_in_->SyncClients();
+    log("peer clients", synced.ok() ? OkStatus() : Status(synced.error()));
+  }
   log("expired codes and tokens", wait([&](auto done) { oidc_->PurgeExpired(done); }));
   log("retired OIDC keys", wait([&](auto done) {
         identity::OidcKeys::PurgeExpired(config_.node.data_dir, *store_, clock, done);

@@ -27,12 +27,15 @@
 
 #include "admin/admin_api.h"
 #include "federation/http_client.h"
+#include "federation/peer_sign_in.h"
 #include "federation/peer_store.h"
 #include "federation/peering_service.h"
 #include "federation/replay_cache.h"
 #include "federation/replication.h"
+#include "groups/directory.h"
 #include "groups/file_store.h"
 #include "groups/group_store.h"
+#include "groups/search.h"
 #include "identity/member_store.h"
 #include "identity/node_keys.h"
 #include "identity/oidc_client.h"
@@ -92,6 +95,8 @@ class Daemon {
   // is over (then reloads the key snapshots). Runs on the blocking pool; logs failures.
   void ScheduleHousekeeping(std::chrono::seconds delay);
   void Housekeeping();
+  // Runs PeerSignIn::SyncClients on the blocking pool (after a peer changed, and at start).
+  void SyncPeerClients();
 
   Config config_;
   std::unique_ptr<storage::DataDirLock> lock_;
@@ -117,10 +122,15 @@ class Daemon {
   std::unique_ptr<federation::PeerStore> peer_store_;
   std::unique_ptr<federation::HttpClient> http_client_;
   std::unique_ptr<federation::PeeringService> peering_;
+  // Sign-in across nodes (peer clients at our provider, and the relying-party side); uses the
+  // client and session stores above.
+  std::unique_ptr<federation::PeerSignIn> peer_sign_in_;
   // Groups: the library's file store, the group streams, and their replication (after the
   // peering pieces it uses, so that it goes first).
   std::unique_ptr<groups::FileStore> files_;
   std::unique_ptr<groups::GroupStore> groups_;
+  std::unique_ptr<groups::DirectoryStore> directory_;  // directory@<domain> and mirrors
+  std::unique_ptr<groups::Searcher> searcher_;         // the FTS5 search index
   std::unique_ptr<federation::Replicator> replicator_;
   std::unique_ptr<boost::asio::signal_set> signals_;
   std::unique_ptr<boost::asio::steady_timer> housekeeping_timer_;

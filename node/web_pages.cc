@@ -404,6 +404,18 @@ class WebPages {
 
   asio::awaitable<Response> SignOut(RequestContext& ctx) {
     auto session = CurrentSession(c_, ctx);
+    if (!session) {
+      // A remote member's session (node/sso_routes.h) ends here too, with its CSRF token.
+      auto token = GetCookie(ctx.request, kSessionCookie);
+      auto remote = token ? c_.sessions->AuthenticateAny(*token) : Result<Session>(Error{});
+      auto form = RequestForm(ctx);
+      if (remote.ok() && remote->remote() && form.ok() &&
+          identity::SessionStore::CheckCsrf(*remote, form->Get("csrf_token"))) {
+        auto ended = co_await AwaitDone<void>(
+            [&](identity::Done<void> d) { c_.sessions->RevokeRemote(remote->id, std::move(d)); });
+        if (!ended.ok()) spdlog::warn("request {}: {}", ctx.request_id, ended.error().message);
+      }
+    }
     // Without a live session there is nothing to protect: just drop the cookie.
     if (!session) co_return ClearSessionCookie(SeeOther("/signed-out"));
     auto form = RequestForm(ctx);
