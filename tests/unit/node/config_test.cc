@@ -190,6 +190,54 @@ TEST(ConfigTest, EnvironmentOverrides) {
             "KITH_FEDERATION_ALLOW_PRIVATE_ADDRESSES");
 }
 
+TEST(ConfigTest, ReplicationAndUploadKeys) {
+  auto d = Parse(kMinimal);
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_EQ(d->federation.push_batch_events, 500);
+  EXPECT_EQ(d->federation.push_batch_bytes, 1048576);
+  EXPECT_EQ(d->federation.max_in_flight, 2);
+  EXPECT_EQ(d->federation.min_backoff_ms, 500);
+  EXPECT_EQ(d->federation.max_backoff_seconds, 3600);
+  EXPECT_EQ(d->groups.max_upload_bytes, 52428800);
+
+  auto c =
+      Parse(With(R"(
+[federation]
+push_batch_events = 100
+push_batch_bytes = 65536
+max_in_flight = 4
+min_backoff_ms = 10
+max_backoff_seconds = 2
+
+[groups]
+max_upload_bytes = 1024
+)"),
+            {{"KITH_FEDERATION_MAX_IN_FLIGHT", "8"}, {"KITH_GROUPS_MAX_UPLOAD_BYTES", "2048"}});
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->federation.push_batch_events, 100);
+  EXPECT_EQ(c->federation.push_batch_bytes, 65536);
+  EXPECT_EQ(c->federation.max_in_flight, 8);  // the environment wins over the file
+  EXPECT_EQ(c->federation.min_backoff_ms, 10);
+  EXPECT_EQ(c->federation.max_backoff_seconds, 2);
+  EXPECT_EQ(c->groups.max_upload_bytes, 2048);
+
+  EXPECT_EQ(ErrorOf(With("[federation]\npush_batch_events = 0\n")),
+            "kith.toml: federation.push_batch_events: must be 1..10000, got 0");
+  EXPECT_EQ(ErrorOf(With("[federation]\npush_batch_bytes = 1024\n")),
+            "kith.toml: federation.push_batch_bytes: must be 65536..4194304, got 1024");
+  EXPECT_EQ(ErrorOf(With("[federation]\nmax_in_flight = 65\n")),
+            "kith.toml: federation.max_in_flight: must be 1..64, got 65");
+  EXPECT_EQ(ErrorOf(With("[federation]\nmin_backoff_ms = 5\n")),
+            "kith.toml: federation.min_backoff_ms: must be 10..60000, got 5");
+  EXPECT_EQ(ErrorOf(With("[federation]\nmax_backoff_seconds = 0\n")),
+            "kith.toml: federation.max_backoff_seconds: must be 1..3600, got 0");
+  EXPECT_EQ(ErrorOf(With("[groups]\nmax_upload_bytes = 0\n")),
+            "kith.toml: groups.max_upload_bytes: must be 1..1099511627776, got 0");
+  EXPECT_EQ(
+      ErrorOf(kMinimal, {{"KITH_GROUPS_MAX_UPLOAD_BYTES", "big"}}),
+      "KITH_GROUPS_MAX_UPLOAD_BYTES: groups.max_upload_bytes: must be an integer, got \"big\"");
+}
+
 TEST(ConfigTest, EnvironmentErrors) {
   EXPECT_EQ(ErrorOf(kMinimal, {{"KITH_HTTP_PORT", "abc"}}),
             "KITH_HTTP_PORT: http.port: must be an integer, got \"abc\"");
