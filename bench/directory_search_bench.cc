@@ -16,11 +16,15 @@
 // word. Each query runs once through Search (viewer: a local member, limit 20) and once bare.
 //
 // Files go to a fresh directory under $KITH_BENCH_DIR, else $TMPDIR, else /tmp.
-// Knobs: KITH_BENCH_PEOPLE (default 150000), KITH_BENCH_QUERIES (default 2000).
+// Knobs: KITH_BENCH_PEOPLE (default 150000), KITH_BENCH_QUERIES (default 2000);
+// KITH_BENCH_KEEP=<dir>: keep the database in <dir> and, when <dir>/kith.db is already there,
+// reuse it instead of generating again (the migrations of a newer build run on open, so this
+// also times a migration over a full index).
 //
 //   ninja -C build bench_directory_search && build/bin/bench_directory_search
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <algorithm>
 #include <array>
@@ -229,14 +233,32 @@ std::string Typed(std::mt19937& rng, const std::string& a, const std::string& b)
 }
 
 struct Figures {
+  double open_s = 0;  // Store::Open, migrations included
   double generate_s = 0;
   int64_t docs = 0;
   std::vector<double> search_ms;
   std::vector<double> raw_ms;
+  // The same on the calling thread's CPU clock: what the query costs, whatever else the
+  // machine runs (Search and the bare query run on the calling thread).
+  std::vector<double> search_cpu_ms;
+  std::vector<double> raw_cpu_ms;
   double search_hits = 0;  // mean hits per query (<= 20)
   double raw_hits = 0;
+  std::vector<std::string> texts;  // the queries, in the order of search_ms / raw_ms
+  std::vector<int> classes;        // each query's kind (0..4, see kQueryClasses)
   std::string error;
 };
+
+constexpr std::array<const char*, 5> kQueryClasses = {
+    "first name + surname", "first name + organisation", "job title words", "topic + group kind",
+    "surname + job word"};
+
+// The calling thread's CPU time, in milliseconds.
+double ThreadCpuMs() {
+  timespec t{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
+}
 
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
@@ -245,13 +267,16 @@ double Percentile(std::vector<double> v, double p) {
   return v[i];
 }
 
-Figures Run(const std::filesystem::path& dir, int people, int queries) {
+Figures Run(const std::filesystem::path& dir, int people, int queries, bool reuse) {
   Figures f;
   const Clock& clock = SystemClock::Instance();
   storage::Store::Options options;
   options.path = dir / "kith.db";
+  const bool generate = !(reuse && std::filesystem::exists(options.path));
+  const auto open_start = SteadyClock::now();
   auto opened = storage::Store::Open(options);
   if (!opened.ok()) return {.error = opened.error().message};
+  f.open_s = std::chrono::duration<double>(SteadyClock::now() - open_start).count();
   storage::Store& store = **opened;
   const std::string domain = "improvementservice.example";
   identity::MemberStore members(store, clock);
@@ -264,7 +289,7 @@ Figures Run(const std::filesystem::path& dir, int people, int queries) {
   const auto gen_start = SteadyClock::now();
   // Local members.
   const int local = std::min(people, 20000);
-  {
+  if (generate) {
     std::vector<identity::NewMember> rows;
     for (int i = 0; i < local; ++i) {
       identity::NewMember m;
@@ -293,7 +318,7 @@ Figures Run(const std::filesystem::path& dir, int people, int queries) {
   // Remote profiles and listings in the peers' directory streams.
   const int remote = people - local;
   const int listings = 4500;
-  for (int peer = 0; peer < kPeers; ++peer) {
+  for (int peer = 0; generate && peer < kPeers; ++peer) {
     const std::string peer_domain = "node" + std::to_string(peer) + ".example";
     const std::string stream = DirectoryStream(peer_domain);
     std::vector<Event> events;
@@ -344,7 +369,7 @@ Figures Run(const std::filesystem::path& dir, int people, int queries) {
     if (auto e = flush(); !e.empty()) return {.error = "ApplyRemote: " + e};
   }
   // Groups owned here.
-  for (int i = 0; i < 500; ++i) {
+  for (int i = 0; generate && i < 500; ++i) {
     const std::string topic = pick(kTopics);
     Command c{"group:own" + std::to_string(i) + "@" + domain, "group.created",
               "m" + std::to_string(i) + "@" + domain,
@@ -368,10 +393,14 @@ Figures Run(const std::filesystem::path& dir, int people, int queries) {
   if (!docs.ok()) return {.error = docs.error().message};
   f.docs = *docs;
 
-  // Queries.
+  // Queries, from a generator of their own so that a reused database gets the same ones.
+  rng.seed(7);
   std::vector<std::string> texts;
+  std::vector<int> classes;
   for (int i = 0; i < queries; ++i) {
-    switch (rng() % 5) {
+    const int query_class = static_cast<int>(rng() % 5);
+    classes.push_back(query_class);
+    switch (query_class) {
       case 0:
         texts.push_back(Typed(rng, Lower(pick(kFirst)), Lower(pick(kLast))));
         break;
@@ -404,14 +433,17 @@ Figures Run(const std::filesystem::path& dir, int people, int queries) {
     (void)searcher.Search(viewer, texts[static_cast<size_t>(i)], {}, 20, 0);
   }
   for (const std::string& text : texts) {
+    const double c0 = ThreadCpuMs();
     auto t0 = SteadyClock::now();
     auto page = searcher.Search(viewer, text, {}, 20, 0);
     auto t1 = SteadyClock::now();
+    f.search_cpu_ms.push_back(ThreadCpuMs() - c0);
     if (!page.ok()) return {.error = "Search(" + text + "): " + page.error().message};
     search_hits += static_cast<int64_t>(page->hits.size());
     f.search_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
 
     const std::string match = FtsQuery(text);
+    const double c2 = ThreadCpuMs();
     auto t2 = SteadyClock::now();
     auto n = store.Read([&](storage::Database& db) -> Result<int64_t> {
       auto stmt = db.Cached(
@@ -430,19 +462,30 @@ Figures Run(const std::filesystem::path& dir, int people, int queries) {
       return rows;
     });
     auto t3 = SteadyClock::now();
+    f.raw_cpu_ms.push_back(ThreadCpuMs() - c2);
     if (!n.ok()) return {.error = "raw FTS5(" + match + "): " + n.error().message};
     raw_hits += *n;
     f.raw_ms.push_back(std::chrono::duration<double, std::milli>(t3 - t2).count());
   }
-  f.search_hits = static_cast<double>(search_hits) / static_cast<double>(texts.size());
-  f.raw_hits = static_cast<double>(raw_hits) / static_cast<double>(texts.size());
+  f.texts = std::move(texts);
+  f.classes = std::move(classes);
+  f.search_hits = static_cast<double>(search_hits) / static_cast<double>(f.texts.size());
+  f.raw_hits = static_cast<double>(raw_hits) / static_cast<double>(f.texts.size());
   store.Close();
   return f;
 }
 
 class BenchDir {
  public:
-  BenchDir() {
+  // `keep`: a directory to use and keep (created if missing); "" for a fresh temporary one.
+  explicit BenchDir(const char* keep) {
+    if (keep != nullptr && *keep != '\0') {
+      std::error_code ec;
+      std::filesystem::create_directories(keep, ec);
+      if (!ec) path_ = keep;
+      keep_ = true;
+      return;
+    }
     const char* base = std::getenv("KITH_BENCH_DIR");
     if (base == nullptr || *base == '\0') base = std::getenv("TMPDIR");
     if (base == nullptr || *base == '\0') base = "/tmp";
@@ -451,50 +494,98 @@ class BenchDir {
   }
   ~BenchDir() {
     std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
+    if (!path_.empty() && !keep_) std::filesystem::remove_all(path_, ignored);
   }
   const std::filesystem::path& path() const { return path_; }
 
  private:
   std::filesystem::path path_;
+  bool keep_ = false;
 };
+
+// The 1, 5 and 15 minute load averages, as /proc/loadavg gives them ("?" elsewhere).
+std::string LoadAverage() {
+  std::FILE* file = std::fopen("/proc/loadavg", "r");
+  if (file == nullptr) return "?";
+  double l1 = 0, l5 = 0, l15 = 0;
+  const int n = std::fscanf(file, "%lf %lf %lf", &l1, &l5, &l15);
+  std::fclose(file);
+  if (n != 3) return "?";
+  char text[64];
+  std::snprintf(text, sizeof text, "%.2f %.2f %.2f", l1, l5, l15);
+  return text;
+}
+
+double Mean(const std::vector<double>& v) {
+  double sum = 0;
+  for (double x : v) sum += x;
+  return v.empty() ? 0 : sum / static_cast<double>(v.size());
+}
+
+void PrintLine(const char* label, const std::vector<double>& ms, double hits) {
+  std::printf(
+      "  %-42s p50 %6.2f ms  p99 %6.2f ms  max %7.2f ms  mean %6.2f ms  (%.1f hits/query)\n", label,
+      Percentile(ms, 0.50), Percentile(ms, 0.99), Percentile(ms, 1.0), Mean(ms), hits);
+}
 
 void BM_DirectorySearch(benchmark::State& state) {
   const int people = EnvInt("KITH_BENCH_PEOPLE", 150000);
   const int queries = EnvInt("KITH_BENCH_QUERIES", 2000);
-  BenchDir dir;
+  const char* keep = std::getenv("KITH_BENCH_KEEP");
+  BenchDir dir(keep);
   if (dir.path().empty()) {
-    state.SkipWithError("cannot create a temporary directory");
+    state.SkipWithError("cannot create the bench directory");
     return;
   }
+  const std::string load_before = LoadAverage();
   Figures f;
-  for (auto _ : state) f = Run(dir.path(), people, queries);
+  for (auto _ : state) f = Run(dir.path(), people, queries, keep != nullptr && *keep != '\0');
   if (!f.error.empty()) {
     state.SkipWithError(f.error.c_str());
     return;
   }
-  auto mean = [](const std::vector<double>& v) {
-    double sum = 0;
-    for (double x : v) sum += x;
-    return v.empty() ? 0 : sum / static_cast<double>(v.size());
-  };
+  const std::string load_after = LoadAverage();
   state.counters["search_p50_ms"] = Percentile(f.search_ms, 0.50);
   state.counters["search_p99_ms"] = Percentile(f.search_ms, 0.99);
   state.counters["raw_fts5_p50_ms"] = Percentile(f.raw_ms, 0.50);
   state.counters["raw_fts5_p99_ms"] = Percentile(f.raw_ms, 0.99);
+  state.counters["search_cpu_p99_ms"] = Percentile(f.search_cpu_ms, 0.99);
+  state.counters["raw_fts5_cpu_p99_ms"] = Percentile(f.raw_cpu_ms, 0.99);
   state.counters["generate_s"] = f.generate_s;
   state.counters["indexed_docs"] = static_cast<double>(f.docs);
   std::printf(
-      "generated %d people (%d local) + 5000 groups = %lld index rows in %.1f s\n"
-      "%zu two-word queries, limit 20:\n"
-      "  Search (permissions, filters, snippets): p50 %.2f ms  p99 %.2f ms  max %.2f ms  "
-      "mean %.2f ms  (%.1f hits/query)\n"
-      "  bare FTS5 MATCH ... ORDER BY bm25:      p50 %.2f ms  p99 %.2f ms  max %.2f ms  "
-      "mean %.2f ms  (%.1f hits/query)\n",
-      people, std::min(people, 20000), static_cast<long long>(f.docs), f.generate_s,
-      f.search_ms.size(), Percentile(f.search_ms, 0.50), Percentile(f.search_ms, 0.99),
-      Percentile(f.search_ms, 1.0), mean(f.search_ms), f.search_hits, Percentile(f.raw_ms, 0.50),
-      Percentile(f.raw_ms, 0.99), Percentile(f.raw_ms, 1.0), mean(f.raw_ms), f.raw_hits);
+      "%d people (%d local) + 5000 groups = %lld index rows; generated in %.1f s; opened "
+      "(migrations) in %.2f s\n"
+      "load average before %s, after %s\n"
+      "%zu two-word queries, limit 20:\n",
+      people, std::min(people, 20000), static_cast<long long>(f.docs), f.generate_s, f.open_s,
+      load_before.c_str(), load_after.c_str(), f.search_ms.size());
+  PrintLine("Search (permissions, filters, snippets):", f.search_ms, f.search_hits);
+  PrintLine("bare FTS5 MATCH ... ORDER BY bm25:", f.raw_ms, f.raw_hits);
+  std::printf("the same in CPU time of the calling thread:\n");
+  PrintLine("Search, CPU:", f.search_cpu_ms, f.search_hits);
+  PrintLine("bare FTS5, CPU:", f.raw_cpu_ms, f.raw_hits);
+  std::printf("by kind of query (Search | bare):\n");
+  for (size_t c = 0; c < kQueryClasses.size(); ++c) {
+    std::vector<double> search, raw;
+    for (size_t i = 0; i < f.classes.size(); ++i) {
+      if (static_cast<size_t>(f.classes[i]) != c) continue;
+      search.push_back(f.search_ms[i]);
+      raw.push_back(f.raw_ms[i]);
+    }
+    std::printf("  %-26s %4zu queries  p50 %5.2f | %5.2f ms  p99 %6.2f | %6.2f ms\n",
+                kQueryClasses[c], search.size(), Percentile(search, 0.5), Percentile(raw, 0.5),
+                Percentile(search, 0.99), Percentile(raw, 0.99));
+  }
+  std::vector<size_t> order(f.search_ms.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return f.search_ms[a] > f.search_ms[b]; });
+  std::printf("slowest Search queries:\n");
+  for (size_t i = 0; i < order.size() && i < 5; ++i) {
+    std::printf("  %7.2f ms (bare %6.2f ms)  \"%s\"\n", f.search_ms[order[i]], f.raw_ms[order[i]],
+                f.texts[order[i]].c_str());
+  }
 }
 
 BENCHMARK(BM_DirectorySearch)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();

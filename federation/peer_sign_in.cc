@@ -53,7 +53,8 @@ bool SameRegistration(const identity::OidcClient& have, const identity::NewOidcC
   };
   return have.auth_method == identity::ClientAuthMethod::kPrivateKeyJwt && have.first_party &&
          have.id_token_alg == want.id_token_alg && have.redirect_uris == want.redirect_uris &&
-         have.post_logout_redirect_uris == want.post_logout_redirect_uris && same_jwks();
+         have.post_logout_redirect_uris == want.post_logout_redirect_uris &&
+         have.backchannel_logout_uri == want.backchannel_logout_uri && same_jwks();
 }
 
 }  // namespace
@@ -64,6 +65,7 @@ identity::NewOidcClient PeerClientRegistration(const Peer& peer, const std::vect
   c.name = peer.name.empty() ? peer.node_id : peer.name;
   c.redirect_uris = {peer.node_id + std::string(kSignInCallbackPath)};
   c.post_logout_redirect_uris = {peer.node_id + std::string(kSignedOutPath)};
+  c.backchannel_logout_uri = peer.node_id + std::string(kBackchannelLogoutPath);
   c.first_party = true;
   c.id_token_alg = identity::JwsAlgorithm::kEdDSA;
   c.auth_method = identity::ClientAuthMethod::kPrivateKeyJwt;

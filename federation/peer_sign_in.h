@@ -16,13 +16,23 @@
 // unknown kid), redeems the code at A's token endpoint with a client assertion signed by this
 // node's key, verifies the ID token and reads A's UserInfo for the member's handle and name.
 //
+// Back-channel logout ("sign out everywhere", OpenID Connect Back-Channel Logout 1.0). As
+// provider, DeliverLogouts POSTs the logout tokens identity::OidcProvider signed to each peer's
+// <peer>/sign-in/backchannel-logout (form-encoded `logout_token=...`) in the background, with a
+// few retries (logout_retry_delays) when the peer cannot be reached or answers 5xx; a peer
+// still down after that is logged, and its sessions end at their expiry (or when the peer
+// suspends the peering). As relying party, LogoutTokenPeer + CheckLogoutToken check a logout
+// token from an active peer with that peer's JWKS (cached; refetched once on an unknown kid).
+//
 // Blocking: SyncClients, ActivePeers and FindActivePeer read or write SQLite and wait for the
 // writer: call them from a blocking pool. The coroutines do only network I/O (plus the short
 // cache lock). Thread-safe; everything passed in must outlive the object.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -36,6 +46,8 @@
 #include "identity/jwk.h"
 #include "identity/node_keys.h"
 #include "identity/oidc_client.h"
+#include "identity/oidc_logout.h"
+#include "identity/oidc_provider.h"
 #include "identity/oidc_relying_party.h"
 #include "identity/session_store.h"
 #include "storage/clock.h"
@@ -45,12 +57,26 @@ namespace kith::federation {
 // The paths at a node that takes part (the RP side of this node).
 inline constexpr std::string_view kSignInCallbackPath = "/sign-in/callback";
 inline constexpr std::string_view kSignedOutPath = "/signed-out";
+inline constexpr std::string_view kBackchannelLogoutPath = "/sign-in/backchannel-logout";
 
 struct PeerSignInContext {
   std::string base_url;  // this node's base URL: its client id at every peer
   std::function<std::shared_ptr<const identity::NodeKeyring>()> keys;
   std::chrono::seconds discovery_ttl{600};
   std::chrono::seconds assertion_lifetime{60};
+  // Where logout deliveries run (the node's io_context); none: DeliverLogouts drops them.
+  boost::asio::any_io_executor executor;
+  // Waits before each delivery attempt of a logout token (the first is normally 0).
+  std::vector<std::chrono::milliseconds> logout_retry_delays{
+      std::chrono::milliseconds(0), std::chrono::seconds(2), std::chrono::seconds(10),
+      std::chrono::seconds(60)};
+};
+
+// Counters of back-channel logout deliveries (for tests and logs).
+struct LogoutDeliveryStats {
+  uint64_t delivered = 0;  // answered 2xx
+  uint64_t refused = 0;    // answered 4xx: not retried
+  uint64_t gave_up = 0;    // unreachable or 5xx after every retry
 };
 
 // A peer's OpenID Connect provider, as its discovery document and JWKS described it.
@@ -110,10 +136,32 @@ class PeerSignIn {
   boost::asio::awaitable<Result<identity::RemoteIdentity>> Redeem(identity::RpAuthRequest pending,
                                                                   std::string code);
 
+  // Sends each logout token to its peer in the background (returns at once): see the file
+  // comment. Thread-safe.
+  void DeliverLogouts(std::vector<identity::BackchannelLogout> logouts);
+
+  // Checking a logout token POSTed to this node, in three steps (the caller awaits Provider
+  // between them; see node/sso_routes.cc):
+  //  1. LogoutTokenPeer: its iss (read unverified) must be an active peer, by base URL exactly.
+  //     kInvalidArgument (reason "invalid_request" or "unknown_peer"). Blocking (one read).
+  //  2. Provider(iss): the peer's keys, cached.
+  //  3. CheckLogoutToken: identity::VerifyLogoutToken with this node's client id as audience.
+  //     On reason "unknown_key", when WorthRefetching(provider) (cache older than 30 s, so that
+  //     forged kids cannot make us hammer the peer), fetch with Provider(iss, true) and check
+  //     once more.
+  // The jti is not checked here (SessionStore::EndRemoteByLogout records it).
+  Result<std::string> LogoutTokenPeer(std::string_view logout_token);
+  Result<identity::VerifiedLogout> CheckLogoutToken(std::string_view logout_token,
+                                                    const PeerProvider& provider) const;
+  bool WorthRefetching(const PeerProvider& provider) const;
+
+  LogoutDeliveryStats logout_stats() const;
+
   // Pending authorization requests (state -> request), one-time.
   identity::RpPendingRequests& pending() { return pending_; }
 
  private:
+  boost::asio::awaitable<void> DeliverLogout(identity::BackchannelLogout logout);
   boost::asio::awaitable<Result<std::string>> FetchJson(std::string url, std::string method,
                                                         std::string body,
                                                         std::string authorization);
@@ -126,8 +174,9 @@ class PeerSignIn {
   const Clock& clock_;
   identity::RpPendingRequests pending_;
   std::mutex sync_mu_;  // one SyncClients at a time
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::map<std::string, PeerProvider> providers_;  // by issuer; guarded by mu_
+  LogoutDeliveryStats logout_stats_;               // guarded by mu_
 };
 
 }  // namespace kith::federation

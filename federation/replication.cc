@@ -26,6 +26,7 @@
 #include "federation/peer_key_resolver.h"
 #include "federation/stream_wire.h"
 #include "federation/subscriptions.h"
+#include "groups/directory.h"
 #include "identity/write_result.h"
 
 namespace kith::federation {
@@ -207,6 +208,9 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
   HttpClient& client;
   ReplayCache& replay;
   const Clock& clock;
+  // This node's directory stream and the mirrors of its peers' (SetDirectory, before Start);
+  // null: directory streams are refused.
+  groups::DirectoryStore* directory = nullptr;
 
   struct Loop {
     bool running = false;
@@ -322,7 +326,36 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
   struct Appended {
     groups::Event event;
     bool duplicate = false;
+    bool listing = false;  // the directory stream got an event in the same job
   };
+
+  // Whether an event of this type can change the group's directory listing (its fields,
+  // status or member count).
+  static bool ChangesListing(std::string_view type) {
+    namespace t = groups::event_type;
+    return type == t::kGroupCreated || type == t::kGroupUpdated || type == t::kGroupArchived ||
+           type == t::kGroupUnarchived || type == t::kMemberJoined || type == t::kMemberApproved ||
+           type == t::kMemberLeft || type == t::kMemberRemoved;
+  }
+
+  // Appends the listing of the group of `event` to this node's directory stream when it
+  // changed (inside the job that appended `event`, so that listing and group never disagree).
+  Result<bool> PublishListingIn(storage::Database& db, const groups::Event& event) {
+    if (directory == nullptr || !ChangesListing(event.type)) return false;
+    auto group = groups.GetGroupIn(db, event.stream);
+    if (!group.ok()) return std::move(group).error();
+    auto actor_domain = groups::AddressDomain(event.actor);
+    // The actor of a directory event is one of ours; a remote actor's change is the group's.
+    const std::string actor =
+        actor_domain.ok() && *actor_domain == ctx.domain ? event.actor : std::string();
+    auto published = directory->PublishIn(db, groups::DirectoryEventsForGroup(*group, actor));
+    if (!published.ok()) return std::move(published).error();
+    return published->has_value();
+  }
+
+  void NoteDirectoryAppended() {
+    if (directory != nullptr) NoteAppendedNow(directory->stream());
+  }
 
   // Appends `command` (a stream owned here) in one writer job with the command id record and
   // the subscription update; resumes after the commit.
@@ -331,6 +364,7 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
     auto result = co_await AwaitWrite<Appended>(
         store.writer(), AppendJob(std::move(command), std::move(sender), clock.UnixSeconds()));
     if (result.ok() && !result->duplicate) NoteAppendedNow(stream);
+    if (result.ok() && result->listing) NoteDirectoryAppended();
     co_return result;
   }
 
@@ -357,7 +391,9 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
         auto changed = UpdateSubscribersIn(db, command.stream, event->seq, ctx.domain);
         if (!changed.ok()) return std::move(changed).error();
       }
-      return Appended{std::move(event).value(), false};
+      auto listing = PublishListingIn(db, *event);
+      if (!listing.ok()) return std::move(listing).error();
+      return Appended{std::move(event).value(), false, *listing};
     };
   }
 
@@ -409,7 +445,15 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
       std::string stream, std::string owner_domain, std::vector<groups::Event> events) {
     return [this, stream = std::move(stream), owner_domain = std::move(owner_domain),
             events = std::move(events)](storage::Database& db) -> Result<groups::ApplyReport> {
-      return groups.ApplyRemoteIn(db, stream, owner_domain, events);
+      auto name = ParseStreamName(stream);
+      if (!name.ok()) return std::move(name).error();
+      if (name->kind == StreamKind::kGroup) {
+        return groups.ApplyRemoteIn(db, stream, owner_domain, events);
+      }
+      if (directory == nullptr) {
+        return MakeError(ErrorCode::kNotFound, "this node takes no directory streams");
+      }
+      return directory->ApplyRemoteIn(db, stream, events);
     };
   }
 
@@ -1075,7 +1119,7 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
       }
       auto decoded = DecodeSegment(rest.substr(0, slash));
       action = std::string(rest.substr(slash + 1));
-      if (!decoded || !groups::ParseGroupStream(*decoded).ok()) {
+      if (!decoded || !ParseStreamName(*decoded).ok()) {
         co_return ErrorAnswer(MakeError(ErrorCode::kInvalidArgument, "not a stream name"));
       }
       stream = std::move(decoded).value();
@@ -1181,6 +1225,7 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
       if (r.event && batch->fresh.contains(r.command_id)) appended_streams.insert(r.event->stream);
     }
     for (const std::string& stream : appended_streams) NoteAppendedNow(stream);
+    if (batch->listing) NoteDirectoryAppended();
     co_return Answer(200, CommandResultsJson(batch->results));
   }
 
@@ -1196,6 +1241,7 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
       return it != blocked.end() && it->second < i;
     }
     std::set<std::string, std::less<>> fresh;  // command ids appended now (not duplicates)
+    bool listing = false;  // a command changed a listing of this node's directory stream
   };
 
   static void SetFailure(BatchAppend& batch, size_t i, const Error& error,
@@ -1248,6 +1294,7 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
                                             batch->results[i].event = std::move(result->event);
                                             if (!result->duplicate)
                                               batch->fresh.insert(batch->results[i].command_id);
+                                            if (result->listing) batch->listing = true;
                                           } else if (batch->results[i].status == 0) {
                                             SetFailure(*batch, i, result.error(), std::string());
                                           }
@@ -1335,6 +1382,11 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
     const int64_t after = QueryInt(query, "after").value_or(0);
     const int64_t limit =
         std::clamp<int64_t>(QueryInt(query, "limit").value_or(500), 1, kMaxPullLimit);
+    auto name = ParseStreamName(stream);
+    if (!name.ok()) return ErrorAnswer(name.error());
+    if (name->kind == StreamKind::kDirectory) {
+      return ServeDirectoryPull(stream, name->owner_domain, after, limit);
+    }
     auto group = groups.GetGroup(stream);
     if (!group.ok()) return ErrorAnswer(group.error());
     auto sub =
@@ -1352,6 +1404,71 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
       while (!events->empty() && events->back().seq > *(*sub)->until_seq) events->pop_back();
     }
     return Answer(200, EventsPageJson(stream, *events, group->head));
+  }
+
+  // This node's directory stream is public to every active peer (the sender was verified as
+  // one); mirrors of other nodes' directories are not served.
+  StreamResponse ServeDirectoryPull(const std::string& stream, const std::string& owner_domain,
+                                    int64_t after, int64_t limit) {
+    if (directory == nullptr || owner_domain != ctx.domain) {
+      return ErrorAnswer(MakeError(ErrorCode::kNotFound, "this node does not own " + stream,
+                                   std::string(stream_reason::kNotOwnedHere)));
+    }
+    auto head = directory->Head(stream);
+    if (!head.ok()) return ErrorAnswer(head.error());
+    auto events =
+        directory->EventsAfter(stream, after, static_cast<size_t>(limit), ctx.max_batch_bytes);
+    if (!events.ok()) return ErrorAnswer(events.error());
+    return Answer(200, EventsPageJson(stream, *events, *head));
+  }
+
+  // --- Directory subscriptions ----------------------------------------------------------------
+
+  // Every active peer receives this node's directory stream; a revoked peer's directory
+  // mirror is deleted here (its profiles and listings leave the search index with it).
+  std::function<Result<std::vector<std::string>>(storage::Database&)> DirectoryPeersJob(
+      std::string changed_node) {
+    return [this, changed_node = std::move(changed_node)](
+               storage::Database& db) -> Result<std::vector<std::string>> {
+      if (!changed_node.empty()) {
+        auto domain = DomainOfNode(changed_node);
+        auto state = db.Cached("SELECT state FROM peers WHERE node_id = ?");
+        if (!state.ok()) return std::move(state).error();
+        std::string peer_state;
+        {
+          storage::StatementReset reset{*state};
+          (*state)->Bind(1, std::string_view(changed_node));
+          auto row = (*state)->Step();
+          if (!row.ok()) return std::move(row).error();
+          if (*row) peer_state = (*state)->ColumnText(0);
+        }
+        if (domain.ok() && *domain != ctx.domain &&
+            (peer_state == "revoked" || peer_state == "rejected" || peer_state.empty())) {
+          auto stmt = db.Cached("DELETE FROM streams WHERE name = ? AND owner = ?");
+          if (!stmt.ok()) return std::move(stmt).error();
+          storage::StatementReset reset{*stmt};
+          (*stmt)->Bind(1, groups::DirectoryStream(*domain)).Bind(2, std::string_view(*domain));
+          KITH_RETURN_IF_ERROR((*stmt)->Run());
+        }
+      }
+      return SyncDirectorySubscribersIn(db, directory->stream(), ctx.domain, clock.UnixSeconds());
+    };
+  }
+
+  // Runs DirectoryPeersJob, then wakes the delivery loops of the directory's subscribers.
+  void SyncDirectoryPeers(std::string changed_node) {
+    if (directory == nullptr) return;
+    auto self = shared_from_this();
+    identity::SubmitWrite<std::vector<std::string>>(
+        store.writer(), DirectoryPeersJob(std::move(changed_node)),
+        [self](Result<std::vector<std::string>> added) {
+          if (!added.ok()) {
+            spdlog::error("replication: cannot update the directory's subscribers: {}",
+                          added.error().message);
+            return;
+          }
+          asio::post(self->ctx.executor, [self] { self->NoteDirectoryAppended(); });
+        });
   }
 
   asio::awaitable<StreamResponse> HandleFollow(std::string sender, std::string stream,
@@ -1446,12 +1563,23 @@ void Replicator::Start() {
   } else {
     spdlog::error("replication: cannot read pending deliveries: {}", nodes.error().message);
   }
+  impl_->SyncDirectoryPeers(std::string());
   auto owners = impl_->store.Read([](storage::Database& db) { return OwnersWithPending(db); });
   if (owners.ok()) {
     for (const std::string& owner : *owners) impl_->Kick(impl_->outbox, owner, true, false);
   } else {
     spdlog::error("replication: cannot read the outbox: {}", owners.error().message);
   }
+}
+
+void Replicator::SetDirectory(groups::DirectoryStore* directory) { impl_->directory = directory; }
+
+void Replicator::NotePeerChanged(std::string_view node) {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (!impl_->started || impl_->stopped) return;
+  }
+  impl_->SyncDirectoryPeers(std::string(node));
 }
 
 void Replicator::Stop() {

@@ -27,6 +27,23 @@
 //   pushed events. Refused batches (forged owner, unknown type, oversized, bad data) get a
 //   4xx with the reason and are logged; nothing of them is applied.
 //
+// Directory streams (groups/directory.h): `directory@<domain>` of this node goes to every
+//   active peer (a subscription row per active peer, acked 0 at first, made on Start and when
+//   NotePeerChanged learns that a peer became active; kept while a peer is suspended — nothing
+//   is delivered then — and deleted when it is revoked), by the same delivery loops, batches,
+//   cursors and backoff as group streams. When a group owned here is created, updated,
+//   archived/unarchived or its member count changes, its listing (DirectoryEventsForGroup) is
+//   appended to the directory stream in the same writer job as the group event, so that a
+//   crash never leaves listing and group apart. A pushed `directory@X` is accepted only from
+//   the active peer whose domain is X (403 not_stream_owner otherwise), parsed with
+//   DirectoryEventFromJson (400 for a malformed event, 413 beyond kMaxEventsBody; nothing of
+//   a refused batch is applied) and applied through DirectoryStore::ApplyRemote; a gap is
+//   pulled from X (GET .../streams/directory@X/events?after=N, which this node serves for its
+//   own directory to any active peer). Profiles and listings of a suspended peer stay (they
+//   are public listings) but stop updating; when a peer is revoked its directory mirror is
+//   deleted here, with its rows in the search index. Commands and follows on directory streams
+//   are refused.
+//
 // Files: the bytes of library documents move on demand: a file.added / file.version_added
 //   command makes the owner fetch the bytes from the sending node
 //   (GET {sender}/federation/v1/files/{sha256}, signed) before it accepts the command; a mirror
@@ -54,6 +71,7 @@
 #include "federation/peer_store.h"
 #include "federation/peering_service.h"
 #include "federation/replay_cache.h"
+#include "groups/directory.h"
 #include "groups/event.h"
 #include "groups/file_store.h"
 #include "groups/group_store.h"
@@ -130,8 +148,20 @@ class Replicator {
              ReplayCache& replay_cache, const Clock& clock);
   ~Replicator();
 
-  // Starts the delivery and outbox loops (also picks up what a previous run left pending).
+  // Makes this Replicator carry directory streams (see above): this node's (`directory`'s
+  // stream) and the mirrors of its peers'. Call once before Start; `directory` must outlive
+  // the Replicator. Without it, directory streams are refused (404).
+  void SetDirectory(groups::DirectoryStore* directory);
+
+  // Starts the delivery and outbox loops (also picks up what a previous run left pending, and
+  // brings the directory stream's subscribers in line with the active peers).
   void Start();
+
+  // Tells the Replicator that the peer `node` changed state (PeeringContext::on_peer_changed):
+  // the directory's subscribers are updated in a writer job (a newly active peer gets its
+  // rows and is pushed to; a revoked one loses them and its directory mirror). Thread-safe,
+  // non-blocking; does nothing before Start or after Stop.
+  void NotePeerChanged(std::string_view node);
   // Stops the loops; requests in flight are abandoned (their state stays durable). A loop
   // that is waiting for the network ends when its exchange ends (it holds the internal state
   // alive meanwhile); the stores, client and executor passed to the constructor must outlive

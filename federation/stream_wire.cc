@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <utility>
 
+#include "groups/directory.h"
+
 namespace kith::federation {
 
 using nlohmann::json;
@@ -37,15 +39,20 @@ Result<std::vector<groups::Event>> ParseEvents(std::string_view stream, const js
                      "more than " + std::to_string(max_events) + " events in one message",
                      std::string(stream_reason::kBadBatch));
   }
+  auto name = ParseStreamName(stream);
+  if (!name.ok()) return Invalid(name.error().message, stream_reason::kBadBatch);
+  const bool directory = name->kind == StreamKind::kDirectory;
   std::vector<groups::Event> events;
   events.reserve(array.size());
   for (const json& item : array) {
-    auto event = groups::EventFromJson(stream, item);
+    auto event = directory ? groups::DirectoryEventFromJson(stream, item)
+                           : groups::EventFromJson(stream, item);
     if (!event.ok()) {
       return Invalid("event " + std::to_string(events.size()) + ": " + event.error().message,
                      stream_reason::kBadBatch);
     }
-    Status data = groups::ValidateEventData(event->type, event->data);
+    // DirectoryEventFromJson checked the data already.
+    Status data = directory ? OkStatus() : groups::ValidateEventData(event->type, event->data);
     if (!data.ok()) {
       return Invalid("event seq " + std::to_string(event->seq) + ": " + data.error().message,
                      stream_reason::kBadBatch);
@@ -104,6 +111,17 @@ Result<std::string> DomainOfNode(std::string_view base_url) {
     return Invalid("not a node URL: " + std::string(base_url.substr(0, 200)));
   }
   return std::string(parsed->encoded_host_and_port());
+}
+
+Result<StreamName> ParseStreamName(std::string_view stream) {
+  if (stream.starts_with("directory@")) {
+    auto domain = groups::ParseDirectoryStream(stream);
+    if (!domain.ok()) return std::move(domain).error();
+    return StreamName{StreamKind::kDirectory, std::move(domain).value()};
+  }
+  auto ref = groups::ParseGroupStream(stream);
+  if (!ref.ok()) return std::move(ref).error();
+  return StreamName{StreamKind::kGroup, std::move(ref->domain)};
 }
 
 bool IsValidCommandId(std::string_view id) {
@@ -342,12 +360,13 @@ Status CheckActorFromSender(const groups::Command& command, std::string_view sen
 }
 
 Status CheckStreamOwner(std::string_view stream, std::string_view sender_domain) {
-  auto ref = groups::ParseGroupStream(stream);
+  auto ref = ParseStreamName(stream);
   if (!ref.ok()) return std::move(ref).error();
-  if (ref->domain != sender_domain) {
+  if (ref->owner_domain != sender_domain) {
     return MakeError(ErrorCode::kPermissionDenied,
                      "stream " + std::string(stream.substr(0, 200)) + " is owned by " +
-                         ref->domain + ", not by the sending node " + std::string(sender_domain),
+                         ref->owner_domain + ", not by the sending node " +
+                         std::string(sender_domain),
                      std::string(stream_reason::kNotStreamOwner));
   }
   return OkStatus();
@@ -376,7 +395,8 @@ Result<groups::Event> ParseCommandAnswer(std::string_view stream, std::string_vi
 bool ChangesSubscribers(std::string_view type) {
   namespace t = groups::event_type;
   return type == t::kGroupCreated || type == t::kGroupUpdated || type == t::kMemberJoined ||
-         type == t::kMemberApproved || type == t::kMemberLeft || type == t::kMemberRemoved;
+         type == t::kMemberApproved || type == t::kMemberLeft || type == t::kMemberRemoved ||
+         type == t::kMemberInvited;
 }
 
 std::string ErrorJson(const Error& error) {

@@ -33,6 +33,16 @@ inline constexpr size_t kMaxPullLimit = 1000;          // events per pull page a
 // "https://a.example:8443/" → "a.example:8443". kInvalidArgument for anything else.
 Result<std::string> DomainOfNode(std::string_view base_url);
 
+// The two kinds of stream (DESIGN.md, "streams"): "group:<slug>@<domain>" and
+// "directory@<domain>". ParseStreamName is the one place that decides which a name is, and
+// who owns it; kInvalidArgument for anything else.
+enum class StreamKind { kGroup, kDirectory };
+struct StreamName {
+  StreamKind kind = StreamKind::kGroup;
+  std::string owner_domain;
+};
+Result<StreamName> ParseStreamName(std::string_view stream);
+
 // Whether `id` is a valid command id: 1-100 characters of [A-Za-z0-9_-].
 bool IsValidCommandId(std::string_view id);
 // A fresh random command id (22 characters, base64url).
@@ -47,8 +57,9 @@ struct EventBatch {
 // Parses a pushed batch for the stream of the request path. Checks: size (kTooLarge beyond
 // `max_bytes`), a JSON object whose "stream" (when present) equals `stream`, "events" a
 // non-empty array of at most `max_events` events, each valid (EventFromJson and
-// ValidateEventData), seqs consecutive and ascending (a duplicate or reordering inside one
-// batch is refused: a sender never produces one).
+// ValidateEventData for a group stream, DirectoryEventFromJson for a directory stream), seqs
+// consecutive and ascending (a duplicate or reordering inside one batch is refused: a sender never
+// produces one).
 Result<EventBatch> ParseEventBatch(std::string_view stream, std::string_view body, size_t max_bytes,
                                    size_t max_events = 10000);
 
@@ -111,16 +122,16 @@ Result<std::vector<CommandResult>> ParseCommandResults(const std::vector<groups:
 // A node speaks for its own members only: 403 actor_not_from_sender unless the actor's domain
 // is `sender_domain`.
 Status CheckActorFromSender(const groups::Command& command, std::string_view sender_domain);
-// Only the owner pushes a stream: 403 not_stream_owner unless the stream's domain is
-// `sender_domain` (kInvalidArgument for a malformed stream name).
+// Only the owner pushes a stream (group or directory): 403 not_stream_owner unless the
+// stream's domain is `sender_domain` (kInvalidArgument for a malformed stream name).
 Status CheckStreamOwner(std::string_view stream, std::string_view sender_domain);
 
 // The owner's answer to a command: {"seq":N,"event":{...}}.
 std::string CommandAnswerJson(const groups::Event& event);
 Result<groups::Event> ParseCommandAnswer(std::string_view stream, std::string_view body);
 
-// Whether an event of this type can change who subscribes to its stream (membership and
-// visibility).
+// Whether an event of this type can change who subscribes to its stream (membership,
+// invitations and visibility).
 bool ChangesSubscribers(std::string_view type);
 
 // {"error": name, "message": message} of an Error.

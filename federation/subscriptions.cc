@@ -82,6 +82,14 @@ constexpr std::string_view kSubscriptionColumns =
     "SELECT s.name, sub.node, sub.acked, sub.until_seq, sub.following, s.head "
     "FROM subscriptions sub JOIN streams s ON s.id = sub.stream_id ";
 
+// kSubscriptionColumns + `where` (append, not operator+: GCC 12 reports a false -Warray-bounds
+// on the inlined rvalue operator+ here).
+std::string SubscriptionSql(std::string_view where) {
+  std::string sql(kSubscriptionColumns);
+  sql.append(where);
+  return sql;
+}
+
 }  // namespace
 
 Result<std::vector<std::string>> UpdateSubscribersIn(storage::Database& db, std::string_view stream,
@@ -97,7 +105,11 @@ Result<std::vector<std::string>> UpdateSubscribersIn(storage::Database& db, std:
 
   std::set<std::string> wanted;
   {
-    auto stmt = db.Cached("SELECT member FROM group_members WHERE stream_id = ?");
+    // Members and invitees: an invited member's node must learn of the invitation (to show
+    // it and let the member accept through it).
+    auto stmt = db.Cached(
+        "SELECT member FROM group_members WHERE stream_id = ?1 "
+        "UNION SELECT member FROM group_invites WHERE stream_id = ?1");
     if (!stmt.ok()) return std::move(stmt).error();
     storage::StatementReset reset{*stmt};
     (*stmt)->Bind(1, row.id);
@@ -174,6 +186,46 @@ Result<std::vector<std::string>> UpdateSubscribersIn(storage::Database& db, std:
   return changed;
 }
 
+Result<std::vector<std::string>> SyncDirectorySubscribersIn(storage::Database& db,
+                                                            std::string_view stream,
+                                                            std::string_view own_domain,
+                                                            int64_t now) {
+  KITH_RETURN_IF_ERROR(RunCached(
+      db,
+      "INSERT INTO streams (name, owner, head, created_at) VALUES (?, ?, 0, ?) "
+      "ON CONFLICT (name) DO NOTHING",
+      [&](storage::Statement& s) { s.Bind(1, stream).Bind(2, own_domain).Bind(3, now); }));
+  KITH_RETURN_IF_ERROR(RunCached(
+      db,
+      "DELETE FROM subscriptions WHERE stream_id = (SELECT id FROM streams WHERE name = ?) "
+      "AND node NOT IN (SELECT node_id FROM peers WHERE state IN ('active', 'suspended'))",
+      [&](storage::Statement& s) { s.Bind(1, stream); }));
+  std::vector<std::string> added;
+  {
+    auto stmt = db.Cached(
+        "SELECT p.node_id FROM peers p WHERE p.state = 'active' AND NOT EXISTS (SELECT 1 FROM "
+        "subscriptions sub WHERE sub.stream_id = (SELECT id FROM streams WHERE name = ?1) AND "
+        "sub.node = p.node_id) ORDER BY p.node_id");
+    if (!stmt.ok()) return std::move(stmt).error();
+    storage::StatementReset reset{*stmt};
+    (*stmt)->Bind(1, stream);
+    for (;;) {
+      auto r = (*stmt)->Step();
+      if (!r.ok()) return std::move(r).error();
+      if (!*r) break;
+      added.push_back((*stmt)->ColumnText(0));
+    }
+  }
+  for (const std::string& node : added) {
+    KITH_RETURN_IF_ERROR(
+        RunCached(db,
+                  "INSERT INTO subscriptions (stream_id, node, acked, until_seq, following) "
+                  "VALUES ((SELECT id FROM streams WHERE name = ?), ?, 0, NULL, 0)",
+                  [&](storage::Statement& s) { s.Bind(1, stream).Bind(2, node); }));
+  }
+  return added;
+}
+
 Status SetFollowingIn(storage::Database& db, std::string_view stream, std::string_view node,
                       bool follow, std::string_view own_domain) {
   auto found = FindStream(db, stream);
@@ -228,10 +280,10 @@ Status AckIn(storage::Database& db, std::string_view stream, std::string_view no
 
 Result<std::vector<Subscription>> PendingFor(storage::Database& db, std::string_view node,
                                              size_t limit) {
-  auto stmt = db.Cached(std::string(kSubscriptionColumns) +
-                        "WHERE sub.node = ? AND sub.acked < s.head AND "
-                        "(sub.until_seq IS NULL OR sub.acked < sub.until_seq) "
-                        "ORDER BY s.id LIMIT ?");
+  auto stmt =
+      db.Cached(SubscriptionSql("WHERE sub.node = ? AND sub.acked < s.head AND "
+                                "(sub.until_seq IS NULL OR sub.acked < sub.until_seq) "
+                                "ORDER BY s.id LIMIT ?"));
   if (!stmt.ok()) return std::move(stmt).error();
   storage::StatementReset reset{*stmt};
   (*stmt)->Bind(1, node).Bind(2, static_cast<int64_t>(limit));
@@ -255,7 +307,7 @@ Result<std::vector<std::string>> NodesWithPending(storage::Database& db) {
 }
 
 Result<std::vector<Subscription>> SubscribersOf(storage::Database& db, std::string_view stream) {
-  auto stmt = db.Cached(std::string(kSubscriptionColumns) + "WHERE s.name = ? ORDER BY sub.node");
+  auto stmt = db.Cached(SubscriptionSql("WHERE s.name = ? ORDER BY sub.node"));
   if (!stmt.ok()) return std::move(stmt).error();
   storage::StatementReset reset{*stmt};
   (*stmt)->Bind(1, stream);
@@ -264,7 +316,7 @@ Result<std::vector<Subscription>> SubscribersOf(storage::Database& db, std::stri
 
 Result<std::optional<Subscription>> FindSubscription(storage::Database& db, std::string_view stream,
                                                      std::string_view node) {
-  auto stmt = db.Cached(std::string(kSubscriptionColumns) + "WHERE s.name = ? AND sub.node = ?");
+  auto stmt = db.Cached(SubscriptionSql("WHERE s.name = ? AND sub.node = ?"));
   if (!stmt.ok()) return std::move(stmt).error();
   storage::StatementReset reset{*stmt};
   (*stmt)->Bind(1, stream).Bind(2, node);

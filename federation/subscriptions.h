@@ -31,7 +31,8 @@ struct Subscription {
 };
 
 // Recomputes the subscribers of `stream` (owned here) after event `seq`: the nodes of the
-// group's members other than `own_domain`, mapped to active peers (a peer's domain is its
+// group's members and invitees (so that an invited member's node can show the invitation and
+// let the member accept it) other than `own_domain`, mapped to active peers (a peer's domain is its
 // base URL's host[:port]), plus the following peers when the group is public. A node that
 // stops being one gets until_seq = seq (it still receives up to seq, so that it learns it
 // left); one that becomes one gets a row with acked 0, or its row back (until_seq NULL; acked
@@ -39,6 +40,17 @@ struct Subscription {
 // row changed.
 Result<std::vector<std::string>> UpdateSubscribersIn(storage::Database& db, std::string_view stream,
                                                      int64_t seq, std::string_view own_domain);
+
+// The subscribers of this node's directory stream `stream` ("directory@<own_domain>"):
+// every active peer. Creates the stream row when missing (head 0), adds a row (acked 0) for
+// each active peer without one, keeps the rows of suspended peers (their cursor; delivery
+// waits until they are active again) and deletes the rows of every other node (revoked,
+// rejected, removed). Returns the nodes added. Idempotent; run on start and whenever a peer
+// changes.
+Result<std::vector<std::string>> SyncDirectorySubscribersIn(storage::Database& db,
+                                                            std::string_view stream,
+                                                            std::string_view own_domain,
+                                                            int64_t now);
 
 // Follow or unfollow (public groups only: kConflict, "not_public", otherwise; kNotFound for an
 // unknown stream). Unfollowing leaves the row while the node still has members in the group.

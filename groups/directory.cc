@@ -419,6 +419,146 @@ Result<std::optional<Event>> DirectoryStore::PublishIn(Database& db,
   return std::optional<Event>(std::move(event));
 }
 
+namespace {
+
+struct MemberRow {
+  int64_t id = 0;
+  std::string handle;
+  std::string display_name;
+  std::string organisation;
+  std::string job_title;
+  std::string bio;
+};
+
+}  // namespace
+
+Result<DirectoryStore::SyncStep> DirectoryStore::SyncMembersIn(Database& db, int64_t after_id,
+                                                               size_t max_members) {
+  auto stream_id =
+      sql::Int(db, "SELECT id FROM streams WHERE name = ?1", std::string_view(stream_));
+  if (!stream_id.ok()) return stream_id.error();
+  const int64_t sid = stream_id->value_or(0);
+  const std::string suffix = "@" + domain_;
+  SyncStep step;
+  auto publish = [&](const DirectoryChange& change) -> Status {
+    auto published = PublishIn(db, change);
+    if (!published.ok()) {
+      if (published.error().code != ErrorCode::kInvalidArgument) return published.error();
+      ++step.skipped;
+      return OkStatus();
+    }
+    if (published->has_value()) ++step.changed;
+    return OkStatus();
+  };
+
+  // Members to publish: active, `network`, and no equal published profile. The rows are read
+  // first, then published (no writes while the statement steps).
+  std::vector<MemberRow> rows;
+  {
+    auto stmt = db.Cached(
+        "SELECT m.id, m.handle, m.display_name, m.organisation, m.job_title, m.bio "
+        "FROM members m WHERE m.id > ?1 AND m.status = 'active' AND m.visibility = 'network' "
+        "AND NOT EXISTS (SELECT 1 FROM directory_people p WHERE p.stream_id = ?2 AND "
+        "p.address = m.handle || ?3 AND p.display_name = m.display_name AND "
+        "p.organisation = m.organisation AND p.job_title = m.job_title AND p.bio = m.bio) "
+        "ORDER BY m.id LIMIT ?4");
+    if (!stmt.ok()) return stmt.error();
+    StatementReset reset{*stmt};
+    (*stmt)
+        ->Bind(1, after_id)
+        .Bind(2, sid)
+        .Bind(3, suffix)
+        .Bind(4, static_cast<int64_t>(max_members));
+    for (;;) {
+      auto row = (*stmt)->Step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      rows.push_back(MemberRow{(*stmt)->ColumnInt(0), (*stmt)->ColumnText(1),
+                               (*stmt)->ColumnText(2), (*stmt)->ColumnText(3),
+                               (*stmt)->ColumnText(4), (*stmt)->ColumnText(5)});
+    }
+  }
+  for (const MemberRow& m : rows) {
+    DirectoryChange change;
+    change.type = std::string(de::kProfilePublished);
+    change.actor = m.handle + suffix;
+    change.data = {{"address", change.actor},
+                   {"display_name", m.display_name},
+                   {"organisation", m.organisation},
+                   {"job_title", m.job_title},
+                   {"bio", m.bio}};
+    KITH_RETURN_IF_ERROR(publish(change));
+  }
+  if (rows.size() >= max_members) {
+    step.next_after = rows.back().id;
+    return step;
+  }
+
+  // Published profiles whose member is gone, disabled or not `network` any more.
+  if (sid == 0) return step;
+  for (;;) {
+    std::vector<std::string> gone;
+    {
+      auto stmt = db.Cached(
+          "SELECT p.address FROM directory_people p WHERE p.stream_id = ?1 AND NOT EXISTS ("
+          "SELECT 1 FROM members m WHERE m.handle = substr(p.address, 1, length(p.address) - "
+          "length(?2)) AND m.status = 'active' AND m.visibility = 'network') "
+          "ORDER BY p.address LIMIT ?3");
+      if (!stmt.ok()) return stmt.error();
+      StatementReset reset{*stmt};
+      (*stmt)->Bind(1, sid).Bind(2, suffix).Bind(3, static_cast<int64_t>(max_members));
+      for (;;) {
+        auto row = (*stmt)->Step();
+        if (!row.ok()) return row.error();
+        if (!*row) break;
+        gone.push_back((*stmt)->ColumnText(0));
+      }
+    }
+    const int64_t before = step.changed;
+    for (const std::string& address : gone) {
+      DirectoryChange change;
+      change.type = std::string(de::kProfileRemoved);
+      change.actor = address;
+      change.data = {{"address", address}};
+      KITH_RETURN_IF_ERROR(publish(change));
+    }
+    // A page that removed nothing (only refused rows) would come back the same: stop.
+    if (gone.size() < max_members || step.changed == before) break;
+  }
+  return step;
+}
+
+namespace {
+
+// Runs the steps of a sync one writer job after another, adding up what they did.
+void SyncFrom(DirectoryStore* directory, storage::Writer* writer, int64_t after, int64_t total,
+              identity::Done<int64_t> done) {
+  identity::SubmitWrite<DirectoryStore::SyncStep>(
+      *writer,
+      [directory, after](Database& db) -> Result<DirectoryStore::SyncStep> {
+        return directory->SyncMembersIn(db, after);
+      },
+      [directory, writer, total,
+       done = std::move(done)](Result<DirectoryStore::SyncStep> step) mutable {
+        if (!step.ok()) {
+          done(step.error());
+          return;
+        }
+        const int64_t sum = total + step->changed;
+        if (step->next_after) {
+          SyncFrom(directory, writer, *step->next_after, sum, std::move(done));
+        } else {
+          done(sum);
+        }
+      });
+}
+
+}  // namespace
+
+void DirectoryStore::SyncMembers(identity::Done<int64_t> done) {
+  SyncFrom(this, &store_.writer(), 0, 0, std::move(done));
+}
+
 void DirectoryStore::ApplyRemote(std::string stream, std::vector<Event> events,
                                  identity::Done<ApplyReport> done) {
   identity::SubmitWrite<ApplyReport>(

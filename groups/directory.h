@@ -137,9 +137,36 @@ class DirectoryStore {
   void Publish(DirectoryChange change, identity::Done<std::optional<Event>> done);
   Result<std::optional<Event>> PublishIn(storage::Database& db, const DirectoryChange& change);
 
+  // --- Owner: members --------------------------------------------------------------------
+  // Brings this node's published profiles in line with the `members` table (identity cannot
+  // call groups, so the daemon runs this after member changes, at start and every minute):
+  // profile.published for each active member with visibility `network` whose published
+  // profile is missing or differs, profile.removed for each published profile whose member is
+  // gone, disabled, or no longer `network`. The differences are found by SQL joins (never a
+  // loop over every member in C++); the work runs as writer jobs of at most kSyncBatch members
+  // each, so that a first sync of 150,000 members does not hold the writer for long. `done`
+  // gets how many events were appended (0 when everything agreed), on the writer thread. A
+  // member whose profile fails the directory's checks is skipped (counted in SyncStep).
+  // Idempotent. Runs may overlap safely (each job re-reads), but callers should serialise them
+  // (the daemon keeps at most one running and one queued).
+  static constexpr size_t kSyncBatch = 1000;
+  void SyncMembers(identity::Done<int64_t> done);
+  // One step of SyncMembers inside a writer job: publishes the differing members with id >
+  // `after_id` (at most `max_members`); when fewer remained, also the removals. `next_after`
+  // is set when there may be more members after it.
+  struct SyncStep {
+    int64_t changed = 0;  // events appended
+    int64_t skipped = 0;  // members whose profile the directory refused
+    std::optional<int64_t> next_after;
+  };
+  Result<SyncStep> SyncMembersIn(storage::Database& db, int64_t after_id,
+                                 size_t max_members = kSyncBatch);
+
   // --- Mirror ---------------------------------------------------------------------------
   // Applies `events` (ascending seq) of the peer's directory stream `stream` after its head,
-  // with the semantics of GroupStore::ApplyRemote: events at or below the head are duplicates
+  // with the semantics of GroupStore::ApplyRemote (the federation layer calls it for pushes and
+  // pulls of `directory@<peer>`, after checking that the peer signed and owns the stream and
+  // is active): events at or below the head are duplicates
   // (counted, ignored); an event after head + 1 stops the batch (gap = true, the report's head
   // says where to pull from); an invalid event fails the job with kInvalidArgument naming the
   // seq (nothing of the batch kept). Refuses this node's own stream (kInvalidArgument).

@@ -432,6 +432,13 @@ Result<Group> GroupStore::GetGroup(std::string_view stream) {
   });
 }
 
+Result<Group> GroupStore::GetGroupIn(Database& db, std::string_view stream) {
+  auto groups = SelectGroups(db, domain_, "WHERE s.name = ?1", stream);
+  if (!groups.ok()) return groups.error();
+  if (groups->empty()) return NoGroup(stream);
+  return std::move(groups->front());
+}
+
 Result<std::vector<Group>> GroupStore::ListGroups(std::string_view viewer) {
   return store_.Read([&](Database& db) {
     return SelectGroups(db, domain_,

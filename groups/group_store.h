@@ -181,6 +181,8 @@ class GroupStore {
 
   // --- Reads ----------------------------------------------------------------------------
   Result<Group> GetGroup(std::string_view stream);
+  // The same inside a writer job the caller runs (sees the job's uncommitted writes).
+  Result<Group> GetGroupIn(storage::Database& db, std::string_view stream);
   // Groups known here that `viewer` ("handle@domain") may see listed: public and restricted
   // ones, and private ones the viewer is a member of. Ordered by name.
   Result<std::vector<Group>> ListGroups(std::string_view viewer);

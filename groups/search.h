@@ -38,8 +38,10 @@ std::string_view SearchKindName(SearchKind kind);  // "person" | "group" | "thre
 Result<SearchKind> ParseSearchKind(std::string_view name);
 
 // Turns user text into a safe FTS5 query: every term (a run of letters/digits, by Unicode
-// code point) becomes a quoted string, terms are ANDed, the last one is a prefix match
-// ("road tra" → "road" "tra"*). FTS5 operators typed by the user (AND, OR, NOT, NEAR, '*',
+// code point) becomes a quoted string, terms are ANDed, the last one is a prefix match when it
+// has at least 2 characters ("road tra" → "road" "tra"*; "james s" → "james" "s": a 1-letter
+// prefix would match most of the index). FTS5 operators typed by the user (AND, OR, NOT,
+// NEAR, '*',
 // '-', '^', ':', quotes, parentheses) are plain text. At most 16 terms (the rest is ignored);
 // invalid UTF-8 bytes are dropped. Returns "" when the text holds no term.
 std::string FtsQuery(std::string_view text);
@@ -64,17 +66,20 @@ struct SearchHit {
   std::string title;  // person: display name; group: name; thread/post: thread title;
                       // document: title
   std::vector<SnippetPart> snippet;  // of the best matching text, about 16 words
-  double score = 0;                  // bm25: lower is better (results are in this order)
+  double score = 0;  // lower is better (results are in this order); see Searcher::Search
   // Link target:
-  std::string address;       // person: "handle@domain"
-  std::string group;         // group, thread, post, document: "slug@domain"
-  int64_t thread_id = 0;     // thread, post
-  int64_t post_id = 0;       // post (a thread hit has post_id == thread_id)
-  int64_t document_id = 0;   // document
-  std::string organisation;  // person
-  std::string job_title;     // person
-  std::string node;          // domain of the person / group
-  std::string visibility;    // person: network|node; group/content: public|restricted|private
+  std::string address;            // person: "handle@domain"
+  std::string group;              // group, thread, post, document: "slug@domain"
+  int64_t thread_id = 0;          // thread, post
+  int64_t post_id = 0;            // post (a thread hit has post_id == thread_id)
+  int64_t document_id = 0;        // document
+  std::string organisation;       // person
+  std::string job_title;          // person
+  std::string node;               // domain of the person / group
+  std::string visibility;         // person: network|node; group/content: public|restricted|private
+  std::vector<std::string> tags;  // group, document: its tags (as the group / file has them)
+  bool archived = false;          // group: archived; thread, post, document: in an archived
+                                  // group. Archived groups stay findable (safe harbour).
 };
 
 struct SearchPage {
@@ -87,11 +92,17 @@ class Searcher {
   // `domain` is this node's domain.
   Searcher(storage::Store& store, std::string domain);
 
-  // Ranked (bm25; titles weigh more than bodies) hits for `query` that `viewer`
+  // Ranked hits for `query` that `viewer`
   // ("handle@domain" of the signed-in member, local or remote; "" = anonymous, who sees what
   // everyone sees) may see, after `offset` visible hits, at most `limit` (1..100).
   // kInvalidArgument for limit out of range, a negative or > 10,000 offset, a query over
   // 500 bytes or bad filters. A query without terms returns an empty page (not an error).
+  //
+  // Ranking: BM25's term-frequency part with titles weighing 10 and bodies 1, without the
+  // document length (reading it costs a lookup per match; see search.cc), so matches with
+  // the terms in the title come first. Every match is ranked; permissions are checked on
+  // the best ones first and on all of them when those leave the page short, so a page is
+  // never short while visible hits exist. Snippets are made for the page's hits only.
   Result<SearchPage> Search(std::string_view viewer, std::string_view query,
                             const SearchFilters& filters, size_t limit, size_t offset);
 

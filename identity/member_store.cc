@@ -158,7 +158,7 @@ void MemberStore::Add(NewMember member, Done<Member> done) {
         if (*email) return Conflict("email", "\"" + member.email + "\" is already in use");
         return Insert(db, member, now);
       },
-      std::move(done));
+      Notifying(std::move(done)));
 }
 
 void MemberStore::UpdateProfile(int64_t id, ProfileUpdate update, Done<Member> done) {
@@ -200,7 +200,7 @@ void MemberStore::UpdateProfile(int64_t id, ProfileUpdate update, Done<Member> d
         KITH_RETURN_IF_ERROR((*stmt)->Run());
         return m;
       },
-      std::move(done));
+      Notifying(std::move(done)));
 }
 
 void MemberStore::SetStatus(int64_t id, MemberStatus status, Done<Member> done) {
@@ -220,7 +220,7 @@ void MemberStore::SetStatus(int64_t id, MemberStatus status, Done<Member> done) 
         }
         return SelectOne(db, "id = ?1", id);
       },
-      std::move(done));
+      Notifying(std::move(done)));
 }
 
 void MemberStore::SetPasswordHash(int64_t id, std::string password_hash, Done<void> done) {
@@ -284,7 +284,7 @@ void MemberStore::Remove(int64_t id, Done<void> done) {
         if (db.Changes() == 0) return NotFound();
         return OkStatus();
       },
-      std::move(done));
+      Notifying(std::move(done)));
 }
 
 void MemberStore::InsertAll(std::vector<NewMember> rows, std::vector<size_t> lines,
@@ -321,7 +321,7 @@ void MemberStore::InsertAll(std::vector<NewMember> rows, std::vector<size_t> lin
         report.committed = true;
         return report;
       },
-      std::move(done));
+      Notifying(std::move(done)));
 }
 
 Result<Member> MemberStore::GetById(int64_t id) {

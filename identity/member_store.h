@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -89,9 +90,26 @@ class MemberStore {
 
   Result<int64_t> Count();
 
+  // Called (on the writer thread, after `done`) whenever Add, UpdateProfile, SetStatus,
+  // Remove or InsertAll succeeded, so that a module to the right (the directory, which
+  // identity may not call) can follow member changes. Set once before the store is shared
+  // between threads; must not block.
+  void SetOnChange(std::function<void()> on_change) { on_change_ = std::move(on_change); }
+
  private:
+  // `done`, then on_change_ when the write succeeded.
+  template <class T>
+  Done<T> Notifying(Done<T> done) {
+    return [this, done = std::move(done)](Result<T> result) {
+      const bool ok = result.ok();
+      done(std::move(result));
+      if (ok && on_change_) on_change_();
+    };
+  }
+
   storage::Store& store_;
   const Clock& clock_;
+  std::function<void()> on_change_;
 };
 
 }  // namespace kith::identity

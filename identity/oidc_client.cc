@@ -58,7 +58,7 @@ Result<std::vector<std::string>> JsonStrings(const std::string& text) {
 constexpr std::string_view kColumns =
     "id, client_id, name, client_type, secret_hash, first_party, id_token_alg, "
     "token_endpoint_auth_method, redirect_uris, post_logout_redirect_uris, "
-    "coalesce(jwks, ''), created_at";
+    "coalesce(jwks, ''), created_at, coalesce(backchannel_logout_uri, '')";
 
 Result<OidcClient> ReadClient(const Statement& s) {
   OidcClient c;
@@ -87,6 +87,7 @@ Result<OidcClient> ReadClient(const Statement& s) {
   c.post_logout_redirect_uris = std::move(logout).value();
   c.jwks_json = s.ColumnText(10);
   c.created_at = s.ColumnInt(11);
+  c.backchannel_logout_uri = s.ColumnText(12);
   return c;
 }
 
@@ -204,6 +205,9 @@ Status ValidateNewOidcClient(NewOidcClient& client) {
     KITH_RETURN_IF_ERROR(ValidateRedirectUri(uri, "redirect_uri"));
   for (const auto& uri : client.post_logout_redirect_uris)
     KITH_RETURN_IF_ERROR(ValidateRedirectUri(uri, "post_logout_redirect_uri"));
+  if (!client.backchannel_logout_uri.empty())
+    KITH_RETURN_IF_ERROR(
+        ValidateRedirectUri(client.backchannel_logout_uri, "backchannel_logout_uri"));
   if (client.id_token_alg != JwsAlgorithm::kRS256 && client.id_token_alg != JwsAlgorithm::kEdDSA)
     return Invalid("id_token_signed_response_alg", "must be RS256 or EdDSA");
   if (!client.auth_method)
@@ -263,6 +267,7 @@ void OidcClientStore::Add(NewOidcClient client, Done<RegisteredClient> done) {
   c.auth_method = *client.auth_method;
   c.redirect_uris = client.redirect_uris;
   c.post_logout_redirect_uris = client.post_logout_redirect_uris;
+  c.backchannel_logout_uri = client.backchannel_logout_uri;
   c.jwks_json = client.jwks_json;
   c.created_at = clock_.UnixSeconds();
   if (c.auth_method == ClientAuthMethod::kClientSecretBasic ||
@@ -290,7 +295,8 @@ void OidcClientStore::Add(NewOidcClient client, Done<RegisteredClient> done) {
         auto stmt = db.Cached(
             "INSERT INTO oidc_clients (client_id, name, client_type, secret_hash, first_party, "
             "id_token_alg, token_endpoint_auth_method, redirect_uris, post_logout_redirect_uris, "
-            "jwks, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+            "jwks, created_at, backchannel_logout_uri) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
         if (!stmt.ok()) return stmt.error();
         Statement& s = **stmt;
         const std::string redirect = nlohmann::json(c.redirect_uris).dump();
@@ -313,6 +319,11 @@ void OidcClientStore::Add(NewOidcClient client, Done<RegisteredClient> done) {
           s.BindNull(10);
         } else {
           s.Bind(10, std::string_view(c.jwks_json));
+        }
+        if (c.backchannel_logout_uri.empty()) {
+          s.BindNull(12);
+        } else {
+          s.Bind(12, std::string_view(c.backchannel_logout_uri));
         }
         KITH_RETURN_IF_ERROR(s.Run());
         c.id = db.LastInsertRowId();

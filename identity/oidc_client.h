@@ -41,6 +41,8 @@ struct OidcClient {
   ClientAuthMethod auth_method = ClientAuthMethod::kClientSecretBasic;
   std::vector<std::string> redirect_uris;
   std::vector<std::string> post_logout_redirect_uris;
+  // OpenID Connect Back-Channel Logout 1.0 endpoint; empty when the client takes none.
+  std::string backchannel_logout_uri;
   std::string jwks_json;  // private_key_jwt keys, empty otherwise
   std::array<uint8_t, 32> secret_hash{};
   bool has_secret = false;
@@ -57,6 +59,7 @@ struct NewOidcClient {
   std::string name;
   std::vector<std::string> redirect_uris;  // at least one
   std::vector<std::string> post_logout_redirect_uris;
+  std::string backchannel_logout_uri;  // empty: none; else the rules of a redirect URI
   bool is_public = false;
   bool first_party = false;
   JwsAlgorithm id_token_alg = JwsAlgorithm::kRS256;
@@ -79,7 +82,8 @@ Status ValidateRedirectUri(std::string_view uri, std::string_view field = "redir
 
 // Validates and normalises a registration (fills the default auth method). kInvalidArgument
 // naming the field: public clients use "none"; confidential ones must not; private_key_jwt
-// needs a JWKS that parses; id_token_alg must be RS256 or EdDSA; at most 20 URIs each.
+// needs a JWKS that parses; id_token_alg must be RS256 or EdDSA; at most 20 URIs each; a
+// backchannel_logout_uri follows ValidateRedirectUri.
 Status ValidateNewOidcClient(NewOidcClient& client);
 
 // The keys of a private_key_jwt client. kInvalidArgument if it has none.

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "identity/jws.h"
+#include "identity/oidc_logout.h"
 
 namespace kith::identity {
 namespace {
@@ -222,10 +223,12 @@ nlohmann::json OidcProvider::DiscoveryDocument() const {
       {"token_endpoint_auth_signing_alg_values_supported", {"RS256", "ES256", "EdDSA"}},
       {"claims_supported",
        {"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "name", "email", "email_verified",
-        "preferred_username", "organisation", "kith_node"}},
+        "preferred_username", "organisation", "kith_node", "sid"}},
       {"code_challenge_methods_supported", {"S256"}},
       {"prompt_values_supported", {"none", "login", "consent"}},
       {"authorization_response_iss_parameter_supported", true},
+      {"backchannel_logout_supported", true},
+      {"backchannel_logout_session_supported", true},
       {"claims_parameter_supported", false},
       {"request_parameter_supported", false},
       {"request_uri_parameter_supported", false},
@@ -454,8 +457,8 @@ void OidcProvider::IssueCode(const AuthorizeRequest& request, int64_t member_id,
                            "access_denied");
         auto st = db.Cached(
             "INSERT INTO oidc_codes (code_hash, client_id, member_id, redirect_uri, scope, nonce, "
-            "code_challenge, auth_time, created_at, expires_at) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+            "code_challenge, auth_time, created_at, expires_at, sid) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
         if (!st.ok()) return st.error();
         auto opt = [](const std::string& s) {
           return s.empty() ? std::optional<std::string>() : std::optional<std::string>(s);
@@ -471,6 +474,7 @@ void OidcProvider::IssueCode(const AuthorizeRequest& request, int64_t member_id,
                                  .Bind(8, auth_time)
                                  .Bind(9, now)
                                  .Bind(10, expires)
+                                 .Bind(11, opt(request.sid))
                                  .Run());
         return redirect;
       },
@@ -646,7 +650,7 @@ void OidcProvider::Token(TokenRequest request, Done<TokenGrant> done) {
       if (!form.Has("redirect_uri")) return fail(RequestError("redirect_uri is missing"));
       auto st = db.Cached(
           "SELECT id, client_id, member_id, redirect_uri, scope, nonce, code_challenge, auth_time, "
-          "expires_at, used_at FROM oidc_codes WHERE code_hash = ?1");
+          "expires_at, used_at, sid FROM oidc_codes WHERE code_hash = ?1");
       if (!st.ok()) return st.error();
       (*st)->BindBlob(1, HashSpan(Sha256(code)));
       auto row = (*st)->Step();
@@ -662,6 +666,7 @@ void OidcProvider::Token(TokenRequest request, Done<TokenGrant> done) {
       const int64_t auth_time = (*st)->ColumnInt(7);
       const int64_t expires_at = (*st)->ColumnInt(8);
       const bool used = !(*st)->ColumnIsNull(9);
+      const std::string sid = (*st)->ColumnIsNull(10) ? "" : (*st)->ColumnText(10);
       (*st)->Reset();
       // A code presented by another client is not consumed: that client never had it rightly.
       if (code_client != client_id)
@@ -706,7 +711,23 @@ void OidcProvider::Token(TokenRequest request, Done<TokenGrant> done) {
       out.grant.scope = scope;
       out.grant.auth_time = auth_time;
       out.grant.nonce = nonce;
+      out.grant.sid = sid;
       out.member_id = member_id;
+      if (!sid.empty()) {
+        // Remembered for "sign out everywhere" (Back-Channel Logout 1.0).
+        auto rp = db.Cached(
+            "INSERT INTO oidc_rp_sessions (member_id, client_id, sid, created_at, expires_at) "
+            "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (member_id, client_id, sid) DO UPDATE SET "
+            "expires_at = excluded.expires_at");
+        if (!rp.ok()) return rp.error();
+        KITH_RETURN_IF_ERROR((*rp)
+                                 ->Bind(1, member_id)
+                                 .Bind(2, client_id)
+                                 .Bind(3, sid)
+                                 .Bind(4, now)
+                                 .Bind(5, now + o.rp_session_ttl.count())
+                                 .Run());
+      }
       return out;
     }
 
@@ -779,7 +800,8 @@ void OidcProvider::Token(TokenRequest request, Done<TokenGrant> done) {
 
 Result<std::string> OidcProvider::IdToken(const OidcClient& client, const Member& member,
                                           int64_t auth_time, std::string_view nonce,
-                                          std::string_view /*access_token*/) const {
+                                          std::string_view /*access_token*/,
+                                          std::string_view sid) const {
   auto keys = keys_();
   if (!keys) return MakeError(ErrorCode::kUnavailable, "no signing keys are loaded");
   const SigningKey* signer = keys->SignerFor(client.id_token_alg);
@@ -796,6 +818,7 @@ Result<std::string> OidcProvider::IdToken(const OidcClient& client, const Member
       {"auth_time", auth_time},
   };
   if (!nonce.empty()) claims["nonce"] = nonce;
+  if (!sid.empty()) claims["sid"] = sid;
   return SignJws(*signer, claims.dump());
 }
 
@@ -806,8 +829,8 @@ Result<nlohmann::json> OidcProvider::TokenResponse(const TokenGrant& grant) cons
                         {"scope", grant.scope}};
   if (!grant.refresh_token.empty()) out["refresh_token"] = grant.refresh_token;
   if (HasScope(grant.scope, "openid")) {
-    auto id_token =
-        IdToken(grant.client, grant.member, grant.auth_time, grant.nonce, grant.access_token);
+    auto id_token = IdToken(grant.client, grant.member, grant.auth_time, grant.nonce,
+                            grant.access_token, grant.sid);
     if (!id_token.ok()) return id_token.error();
     out["id_token"] = *id_token;
   }
@@ -917,6 +940,101 @@ Result<EndSessionTarget> OidcProvider::CheckEndSession(const OidcParams& params)
   return out;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Back-channel logout
+
+std::string OidcProvider::SessionSid(const Session& session) {
+  const auto digest = Sha256("kith-sid:" + session.csrf_token);
+  return Base64UrlEncode(std::span<const uint8_t>(digest.data(), 16));
+}
+
+Result<std::vector<RpSessionInfo>> OidcProvider::RpSessions(int64_t member_id) const {
+  const int64_t now = clock_.UnixSeconds();
+  return store_.Read([&](storage::Database& db) -> Result<std::vector<RpSessionInfo>> {
+    auto st = db.Cached(
+        "SELECT r.client_id, coalesce(c.name, ''), max(r.created_at) FROM oidc_rp_sessions r "
+        "LEFT JOIN oidc_clients c ON c.client_id = r.client_id "
+        "WHERE r.member_id = ?1 AND r.expires_at > ?2 GROUP BY r.client_id "
+        "ORDER BY max(r.created_at) DESC LIMIT 100");
+    if (!st.ok()) return st.error();
+    storage::StatementReset reset{*st};
+    (*st)->Bind(1, member_id).Bind(2, now);
+    std::vector<RpSessionInfo> out;
+    for (;;) {
+      auto row = (*st)->Step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      out.push_back({(*st)->ColumnText(0), (*st)->ColumnText(1), (*st)->ColumnInt(2)});
+    }
+    return out;
+  });
+}
+
+void OidcProvider::EndRpSessions(int64_t member_id, Done<std::vector<RpLogoutTarget>> done) {
+  const int64_t now = clock_.UnixSeconds();
+  SubmitWrite<std::vector<RpLogoutTarget>>(
+      store_.writer(),
+      [member_id, now](storage::Database& db) -> Result<std::vector<RpLogoutTarget>> {
+        std::vector<RpLogoutTarget> out;
+        {
+          auto st = db.Cached(
+              "SELECT DISTINCT c.client_id, c.name, c.backchannel_logout_uri, c.id_token_alg "
+              "FROM oidc_rp_sessions r JOIN oidc_clients c ON c.client_id = r.client_id "
+              "WHERE r.member_id = ?1 AND r.expires_at > ?2 "
+              "AND coalesce(c.backchannel_logout_uri, '') != ''");
+          if (!st.ok()) return st.error();
+          storage::StatementReset reset{*st};
+          (*st)->Bind(1, member_id).Bind(2, now);
+          for (;;) {
+            auto row = (*st)->Step();
+            if (!row.ok()) return row.error();
+            if (!*row) break;
+            RpLogoutTarget t;
+            t.client_id = (*st)->ColumnText(0);
+            t.client_name = (*st)->ColumnText(1);
+            t.uri = (*st)->ColumnText(2);
+            auto alg = ParseJwsAlgorithm((*st)->ColumnText(3));
+            t.alg = alg.ok() ? *alg : JwsAlgorithm::kRS256;
+            out.push_back(std::move(t));
+          }
+        }
+        auto forget = db.Cached("DELETE FROM oidc_rp_sessions WHERE member_id = ?1");
+        if (!forget.ok()) return forget.error();
+        KITH_RETURN_IF_ERROR((*forget)->Bind(1, member_id).Run());
+        // Access and refresh tokens the clients hold for the member end too.
+        auto families = db.Cached(
+            "UPDATE oidc_token_families SET revoked_at = ?1 "
+            "WHERE member_id = ?2 AND revoked_at IS NULL");
+        if (!families.ok()) return families.error();
+        KITH_RETURN_IF_ERROR((*families)->Bind(1, now).Bind(2, member_id).Run());
+        auto tokens = db.Cached(
+            "DELETE FROM oidc_access_tokens WHERE family_id IN "
+            "(SELECT id FROM oidc_token_families WHERE member_id = ?1)");
+        if (!tokens.ok()) return tokens.error();
+        KITH_RETURN_IF_ERROR((*tokens)->Bind(1, member_id).Run());
+        return out;
+      },
+      std::move(done));
+}
+
+Result<BackchannelLogout> OidcProvider::SignLogout(const RpLogoutTarget& target,
+                                                   std::string_view sub) const {
+  auto keys = keys_();
+  if (!keys) return MakeError(ErrorCode::kUnavailable, "no signing keys are loaded");
+  const SigningKey* signer = keys->SignerFor(target.alg);
+  if (signer == nullptr)
+    return MakeError(ErrorCode::kInternal,
+                     "no key signs " + std::string(JwsAlgorithmName(target.alg)));
+  auto token = BuildLogoutToken(*signer, options_.issuer, target.client_id, sub, "", clock_);
+  if (!token.ok()) return token.error();
+  return BackchannelLogout{target.client_id, target.uri, std::move(token).value()};
+}
+
+void OidcProvider::SendLogouts(std::vector<BackchannelLogout> logouts) const {
+  if (logouts.empty() || !logout_sender_) return;
+  logout_sender_(std::move(logouts));
+}
+
 void OidcProvider::PurgeExpired(Done<int64_t> done) {
   const int64_t now = clock_.UnixSeconds();
   SubmitWrite<int64_t>(
@@ -928,6 +1046,7 @@ void OidcProvider::PurgeExpired(Done<int64_t> done) {
                  "DELETE FROM oidc_access_tokens WHERE expires_at <= ?1",
                  "DELETE FROM oidc_refresh_tokens WHERE expires_at <= ?1",
                  "DELETE FROM oidc_used_jtis WHERE expires_at <= ?1",
+                 "DELETE FROM oidc_rp_sessions WHERE expires_at <= ?1",
                  "DELETE FROM oidc_token_families WHERE created_at <= ?1 AND NOT EXISTS "
                  "(SELECT 1 FROM oidc_refresh_tokens r WHERE r.family_id = oidc_token_families.id) "
                  "AND NOT EXISTS (SELECT 1 FROM oidc_access_tokens a WHERE a.family_id = "

@@ -76,6 +76,9 @@ struct AuthorizeRequest {
   bool prompt_consent = false;
   std::optional<int64_t> max_age;  // seconds
   std::string login_hint;
+  // The provider session the code is issued in (SessionSid of the member's session): set by
+  // the route before IssueCode; becomes the ID token's sid. Empty: no sid.
+  std::string sid;
 };
 
 // The outcome of checking an authorization request. When `request` is absent the client or
@@ -115,6 +118,30 @@ struct TokenGrant {
   int64_t expires_in = 0;     // access token lifetime in seconds
   int64_t auth_time = 0;
   std::string nonce;  // empty on refresh or when the request had none
+  std::string sid;    // the provider session (empty on refresh or when the code had none)
+};
+
+// A relying party to tell that a member signed out everywhere (Back-Channel Logout 1.0).
+struct RpLogoutTarget {
+  std::string client_id;
+  std::string client_name;
+  std::string uri;  // the client's backchannel_logout_uri
+  JwsAlgorithm alg = JwsAlgorithm::kRS256;
+};
+
+// A signed logout token and where to POST it (form-encoded, `logout_token=...`).
+struct BackchannelLogout {
+  std::string client_id;
+  std::string uri;
+  std::string logout_token;
+};
+
+// Where this provider started a session for a member (an ID token with a sid), for the account
+// page.
+struct RpSessionInfo {
+  std::string client_id;
+  std::string client_name;  // empty when the client is no longer registered
+  int64_t created_at = 0;
 };
 
 // Where RP-initiated logout ends: the validated post-logout redirect (with state), or empty to
@@ -135,7 +162,14 @@ class OidcProvider {
     std::chrono::seconds id_token_ttl{3600};
     // Client assertions may live at most this long (exp - now) and be this old (iat).
     std::chrono::seconds assertion_max_lifetime{600};
+    // How long a session started at a relying party is remembered for "sign out everywhere"
+    // (the longest session a kith peer keeps: its absolute timeout).
+    std::chrono::seconds rp_session_ttl{30 * 24 * 3600};
   };
+
+  // Delivers logout tokens (federation::PeerSignIn in kithd): must return at once and
+  // deliver in the background.
+  using LogoutSender = std::function<void(std::vector<BackchannelLogout>)>;
 
   // `keys` returns the current key snapshot (swapped after a rotation).
   using KeySource = std::function<std::shared_ptr<const OidcKeySet>()>;
@@ -195,9 +229,10 @@ class OidcProvider {
   // (alg per client). Signs (RSA: about a millisecond); call it off the writer thread.
   Result<nlohmann::json> TokenResponse(const TokenGrant& grant) const;
 
-  // Builds and signs an ID token. `nonce` empty: no nonce claim.
+  // Builds and signs an ID token. `nonce` empty: no nonce claim; `sid` empty: no sid claim.
   Result<std::string> IdToken(const OidcClient& client, const Member& member, int64_t auth_time,
-                              std::string_view nonce, std::string_view access_token) const;
+                              std::string_view nonce, std::string_view access_token,
+                              std::string_view sid = {}) const;
 
   // --- UserInfo ---------------------------------------------------------------------------
   // The claims for a bearer access token: sub always; name, preferred_username, organisation,
@@ -214,9 +249,35 @@ class OidcProvider {
   // invalid_request on any mismatch: show an error page, never redirect.
   Result<EndSessionTarget> CheckEndSession(const OidcParams& params) const;
 
+  // --- Back-channel logout ("sign out everywhere") ----------------------------------------
+  // The sid of a provider session, as ID tokens and logout tokens carry it: 128 bits derived
+  // one-way from the session's secret CSRF token, so it is stable for the session, says
+  // nothing about it and cannot be turned back into anything usable.
+  static std::string SessionSid(const Session& session);
+
+  // Where this provider started sessions for `member_id` that have not expired, newest first.
+  Result<std::vector<RpSessionInfo>> RpSessions(int64_t member_id) const;
+
+  // Forgets every session started for `member_id` at relying parties and revokes the token
+  // families issued to them for the member; answers the clients that take back-channel
+  // logout (one per client, whatever the number of sids: the token then names only sub,
+  // which ends all of the member's sessions there).
+  void EndRpSessions(int64_t member_id, Done<std::vector<RpLogoutTarget>> done);
+
+  // Signs the logout token for `target` about the member with subject `sub` (alg per client;
+  // RSA takes about a millisecond).
+  Result<BackchannelLogout> SignLogout(const RpLogoutTarget& target, std::string_view sub) const;
+
+  // Installs the sender. Call before the node serves; not thread-safe against SendLogouts.
+  void SetLogoutSender(LogoutSender sender) { logout_sender_ = std::move(sender); }
+
+  // Hands `logouts` to the sender (returns at once). Without a sender they are dropped: those
+  // sessions end at their own expiry.
+  void SendLogouts(std::vector<BackchannelLogout> logouts) const;
+
   // --- Housekeeping -----------------------------------------------------------------------
-  // Deletes expired codes, access tokens, refresh tokens, empty families and jtis; answers how
-  // many rows went.
+  // Deletes expired codes, access tokens, refresh tokens, empty families, jtis and remembered
+  // relying-party sessions; answers how many rows went.
   void PurgeExpired(Done<int64_t> done);
 
   const Options& options() const { return options_; }
@@ -236,6 +297,7 @@ class OidcProvider {
   OidcClientStore& clients_;
   KeySource keys_;
   Options options_;
+  LogoutSender logout_sender_;
 };
 
 // Whether `verifier` is a valid RFC 7636 code_verifier whose S256 challenge equals `challenge`.

@@ -216,6 +216,8 @@ Result<RemoteIdentity> VerifyIdToken(std::string_view id_token, const std::vecto
   if (claims->contains("preferred_username")) KITH_RETURN_IF_ERROR(MergeProfile(out, *claims));
   if (auto t = claims->find("auth_time"); t != claims->end() && t->is_number_integer())
     out.auth_time = t->get<int64_t>();
+  if (auto sid = StringClaim(*claims, "sid"); sid && !sid->empty() && sid->size() <= 255)
+    out.sid = *sid;
   return out;
 }
 

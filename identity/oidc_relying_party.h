@@ -107,6 +107,7 @@ struct RemoteIdentity {
   std::string name;
   std::string organisation;
   int64_t auth_time = 0;  // 0 when absent
+  std::string sid;        // the provider session, for back-channel logout; empty when absent
 };
 
 // The domain of a base URL, as member addresses use it: the host with its port when it has
@@ -117,9 +118,9 @@ Result<std::string> DomainOfBaseUrl(std::string_view base_url);
 // Verifies an ID token from `issuer` for `client_id`: the JWS signature with one of `keys`
 // (by kid), iss == issuer, aud contains client_id (and azp, when present, equals it), exp in
 // the future (60 s leeway), iat not older than `max_age`, nonce == expected_nonce, sub present.
-// Fills issuer, sub, auth_time, and the profile when the token carries preferred_username
-// (else call MergeProfile with the UserInfo answer). kUnauthenticated (reason
-// "invalid_id_token") with a message naming what failed.
+// Fills issuer, sub, auth_time, sid (when a string of 1-255 characters), and the profile when the
+// token carries preferred_username (else call MergeProfile with the UserInfo answer).
+// kUnauthenticated (reason "invalid_id_token") with a message naming what failed.
 Result<RemoteIdentity> VerifyIdToken(std::string_view id_token, const std::vector<PublicJwk>& keys,
                                      std::string_view issuer, std::string_view client_id,
                                      std::string_view expected_nonce, const Clock& clock,

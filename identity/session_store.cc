@@ -208,7 +208,11 @@ void SessionStore::PurgeExpired(Done<int64_t> done) {
         if (!remote.ok()) return remote.error();
         (*remote)->Bind(1, now).Bind(2, idle_cutoff);
         KITH_RETURN_IF_ERROR((*remote)->Run());
-        return ended + db.Changes();
+        ended += db.Changes();
+        auto jtis = db.Cached("DELETE FROM logout_token_jtis WHERE expires_at <= ?1");
+        if (!jtis.ok()) return jtis.error();
+        KITH_RETURN_IF_ERROR((*jtis)->Bind(1, now).Run());
+        return ended;
       },
       std::move(done));
 }
@@ -333,8 +337,8 @@ void SessionStore::CreateRemote(RemoteSignIn who, SessionContext context, Done<N
         }
         auto stmt = db.Cached(
             "INSERT INTO remote_sessions (token_hash, remote_member_id, home_node, csrf_token, "
-            "created_at, auth_time, last_seen, expires_at, client_address, user_agent) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?5, ?7, ?8, ?9)");
+            "created_at, auth_time, last_seen, expires_at, client_address, user_agent, sid) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?5, ?7, ?8, ?9, ?10)");
         if (!stmt.ok()) return stmt.error();
         (*stmt)
             ->BindBlob(1, hash)
@@ -346,6 +350,11 @@ void SessionStore::CreateRemote(RemoteSignIn who, SessionContext context, Done<N
             .Bind(7, s.expires_at)
             .Bind(8, std::string_view(s.client_address))
             .Bind(9, std::string_view(s.user_agent));
+        if (who.sid.empty()) {
+          (*stmt)->BindNull(10);
+        } else {
+          (*stmt)->Bind(10, std::string_view(who.sid));
+        }
         KITH_RETURN_IF_ERROR((*stmt)->Run());
         s.id = db.LastInsertRowId();
         return std::move(created);
@@ -430,6 +439,44 @@ void SessionStore::RevokeRemoteBySub(std::string home_node, std::string sub, Don
             "(SELECT id FROM remote_members WHERE home_node = ?1 AND sub = ?2)");
         if (!stmt.ok()) return stmt.error();
         (*stmt)->Bind(1, std::string_view(home_node)).Bind(2, std::string_view(sub));
+        KITH_RETURN_IF_ERROR((*stmt)->Run());
+        return db.Changes();
+      },
+      std::move(done));
+}
+
+void SessionStore::EndRemoteByLogout(RemoteLogout logout, Done<int64_t> done) {
+  if (logout.home_node.empty() || logout.jti.empty() || (logout.sub.empty() && logout.sid.empty()))
+    return done(MakeError(ErrorCode::kInvalidArgument,
+                          "a logout needs the home node, a jti and a sub or a sid"));
+  SubmitWrite<int64_t>(
+      store_.writer(),
+      [l = std::move(logout)](Database& db) -> Result<int64_t> {
+        auto seen = db.Cached(
+            "INSERT INTO logout_token_jtis (issuer, jti, expires_at) VALUES (?1, ?2, ?3)");
+        if (!seen.ok()) return seen.error();
+        auto inserted = (*seen)
+                            ->Bind(1, std::string_view(l.home_node))
+                            .Bind(2, std::string_view(l.jti))
+                            .Bind(3, l.jti_expires_at)
+                            .Run();
+        if (!inserted.ok()) {
+          if (inserted.error().code == ErrorCode::kConflict)
+            return MakeError(ErrorCode::kConflict, "the logout token was already used (jti)",
+                             "replayed_logout_token");
+          return inserted.error();
+        }
+        // With a sid: that session (of that sub, when given). Without: every session of sub.
+        auto stmt = db.Cached(
+            "DELETE FROM remote_sessions WHERE home_node = ?1 AND "
+            "(?3 = '' OR sid = ?3) AND "
+            "(?2 = '' OR remote_member_id IN "
+            "(SELECT id FROM remote_members WHERE home_node = ?1 AND sub = ?2))");
+        if (!stmt.ok()) return stmt.error();
+        (*stmt)
+            ->Bind(1, std::string_view(l.home_node))
+            .Bind(2, std::string_view(l.sub))
+            .Bind(3, std::string_view(l.sid));
         KITH_RETURN_IF_ERROR((*stmt)->Run());
         return db.Changes();
       },

@@ -55,6 +55,16 @@ struct RemoteSignIn {
   std::string display_name;
   std::string organisation;
   int64_t auth_time = 0;  // the ID token's auth_time (0: now)
+  std::string sid;        // the ID token's sid (empty: none), for back-channel logout
+};
+
+// A verified back-channel logout from a remote member's home node (identity/oidc_logout.h).
+struct RemoteLogout {
+  std::string home_node;  // the logout token's iss
+  std::string sub;        // empty: only sid
+  std::string sid;        // empty: every session of sub
+  std::string jti;
+  int64_t jti_expires_at = 0;  // the token's exp: the jti is kept until then
 };
 
 // A new session and its token. The token exists only here: put it in the cookie and drop it.
@@ -127,6 +137,13 @@ class SessionStore {
   // Ends every session of the remote member (home_node, sub) (back-channel logout from the
   // home node); answers how many ended.
   void RevokeRemoteBySub(std::string home_node, std::string sub, Done<int64_t> done);
+
+  // Back-channel logout (OpenID Connect Back-Channel Logout 1.0) from the home node: records
+  // the token's jti, then ends the remote sessions it names (the one with its sid, or every
+  // session of its sub), in one write. Answers how many ended (0 is fine: already gone).
+  // kConflict (reason "replayed_logout_token") when the jti was seen before: nothing ends;
+  // kInvalidArgument without home_node, jti, or both sub and sid.
+  void EndRemoteByLogout(RemoteLogout logout, Done<int64_t> done);
 
   // Constant-time comparison of a submitted CSRF token with the session's.
   static bool CheckCsrf(const Session& session, std::string_view submitted);

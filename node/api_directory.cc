@@ -101,7 +101,16 @@ asio::awaitable<Response> Search(const ApiContext& c, RequestContext& ctx) {
   if (!limit.ok()) co_return api::Fail(limit.error());
   auto offset = SizeParam(ctx, "offset", 0, 0, 10000);
   if (!offset.ok()) co_return api::Fail(offset.error());
-  auto page = c.searcher->Search(viewer->address, query, filters, *limit, *offset);
+  // FTS5 queries take milliseconds: on the blocking pool, never on an I/O thread.
+  groups::Searcher* searcher = c.searcher;
+  const size_t lim = *limit, off = *offset;
+  // Named, not a lambda temporary in the co_await expression: GCC 12 destroys such a
+  // temporary with non-trivial captures twice.
+  std::function<Result<groups::SearchPage>()> search = [searcher, address = viewer->address, query,
+                                                        filters, lim, off]() {
+    return searcher->Search(address, query, filters, lim, off);
+  };
+  auto page = co_await api::OnPool<groups::SearchPage>(c.blocking_pool, search);
   if (!page.ok()) co_return api::Fail(page.error());
   json hits = json::array();
   for (const auto& h : page->hits) hits.push_back(SearchHitJson(h));

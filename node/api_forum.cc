@@ -12,15 +12,12 @@ json NextAfter(const std::optional<int64_t>& next) { return next ? json(*next) :
 }  // namespace
 
 asio::awaitable<Response> Api::Threads(RequestContext& ctx) {
-  auto call = Begin(ctx, false);
+  auto call = BeginGroup(ctx, false, GroupAccess::kContent);
   if (!call.ok()) co_return Fail(call.error());
-  auto ref = GroupParam(ctx);
-  if (!ref.ok()) co_return Fail(ref.error());
+  const groups::GroupRef& ref = call->ref;
   auto page = GetPageParams(ctx);
   if (!page.ok()) co_return Fail(page.error());
-  auto group = ReadableGroup(*ref, call->viewer, true);
-  if (!group.ok()) co_return Fail(group.error());
-  auto threads = c_.groups->Threads(ref->Stream(), page->after, page->limit);
+  auto threads = c_.groups->Threads(ref.Stream(), page->after, page->limit);
   if (!threads.ok()) co_return Fail(threads.error());
   json out = json::array();
   for (const auto& t : threads->items) out.push_back(ThreadJson(t));
@@ -29,10 +26,9 @@ asio::awaitable<Response> Api::Threads(RequestContext& ctx) {
 }
 
 asio::awaitable<Response> Api::CreateThread(RequestContext& ctx) {
-  auto call = Begin(ctx, true);
+  auto call = BeginGroup(ctx, true, GroupAccess::kAny);
   if (!call.ok()) co_return Fail(call.error());
-  auto ref = GroupParam(ctx);
-  if (!ref.ok()) co_return Fail(ref.error());
+  const groups::GroupRef& ref = call->ref;
   auto title = OptString(call->body, "title");
   if (!title.ok()) co_return Fail(title.error());
   auto body = OptString(call->body, "body");
@@ -40,25 +36,22 @@ asio::awaitable<Response> Api::CreateThread(RequestContext& ctx) {
   if (!*title || !*body) {
     co_return Fail(MakeError(ErrorCode::kInvalidArgument, "title and body: required"));
   }
-  groups::Command command = MakeCommand(*ref, groups::event_type::kThreadCreated, call->viewer,
+  groups::Command command = MakeCommand(ref, groups::event_type::kThreadCreated, call->viewer,
                                         json{{"title", **title}, {"body", **body}});
   co_return co_await Submit(std::move(command), true);
 }
 
 asio::awaitable<Response> Api::GetThread(RequestContext& ctx) {
-  auto call = Begin(ctx, false);
+  auto call = BeginGroup(ctx, false, GroupAccess::kContent);
   if (!call.ok()) co_return Fail(call.error());
-  auto ref = GroupParam(ctx);
-  if (!ref.ok()) co_return Fail(ref.error());
+  const groups::GroupRef& ref = call->ref;
   auto id = IdParam(ctx, "thread");
   if (!id.ok()) co_return Fail(id.error());
   auto page = GetPageParams(ctx);
   if (!page.ok()) co_return Fail(page.error());
-  auto group = ReadableGroup(*ref, call->viewer, true);
-  if (!group.ok()) co_return Fail(group.error());
-  auto thread = c_.groups->GetThread(ref->Stream(), *id);
+  auto thread = c_.groups->GetThread(ref.Stream(), *id);
   if (!thread.ok()) co_return Fail(thread.error());
-  auto posts = c_.groups->Posts(ref->Stream(), *id, page->after, page->limit);
+  auto posts = c_.groups->Posts(ref.Stream(), *id, page->after, page->limit);
   if (!posts.ok()) co_return Fail(posts.error());
   json out = json::array();
   for (const auto& p : posts->items) out.push_back(PostJson(p));
@@ -68,25 +61,23 @@ asio::awaitable<Response> Api::GetThread(RequestContext& ctx) {
 }
 
 asio::awaitable<Response> Api::Reply(RequestContext& ctx) {
-  auto call = Begin(ctx, true);
+  auto call = BeginGroup(ctx, true, GroupAccess::kAny);
   if (!call.ok()) co_return Fail(call.error());
-  auto ref = GroupParam(ctx);
-  if (!ref.ok()) co_return Fail(ref.error());
+  const groups::GroupRef& ref = call->ref;
   auto id = IdParam(ctx, "thread");
   if (!id.ok()) co_return Fail(id.error());
   auto body = OptString(call->body, "body");
   if (!body.ok()) co_return Fail(body.error());
   if (!*body) co_return Fail(MakeError(ErrorCode::kInvalidArgument, "body: required"));
-  groups::Command command = MakeCommand(*ref, groups::event_type::kPostCreated, call->viewer,
+  groups::Command command = MakeCommand(ref, groups::event_type::kPostCreated, call->viewer,
                                         json{{"thread", *id}, {"body", **body}});
   co_return co_await Submit(std::move(command), true);
 }
 
 asio::awaitable<Response> Api::PinOrLock(RequestContext& ctx, bool pin) {
-  auto call = Begin(ctx, true);
+  auto call = BeginGroup(ctx, true, GroupAccess::kAny);
   if (!call.ok()) co_return Fail(call.error());
-  auto ref = GroupParam(ctx);
-  if (!ref.ok()) co_return Fail(ref.error());
+  const groups::GroupRef& ref = call->ref;
   auto id = IdParam(ctx, "thread");
   if (!id.ok()) co_return Fail(id.error());
   const char* field = pin ? "pinned" : "locked";
@@ -94,16 +85,15 @@ asio::awaitable<Response> Api::PinOrLock(RequestContext& ctx, bool pin) {
   if (!value.ok()) co_return Fail(value.error());
   bool on = value->value_or(true);
   groups::Command command =
-      MakeCommand(*ref, pin ? groups::event_type::kThreadPinned : groups::event_type::kThreadLocked,
+      MakeCommand(ref, pin ? groups::event_type::kThreadPinned : groups::event_type::kThreadLocked,
                   call->viewer, json{{"thread", *id}, {field, on}});
   co_return co_await Submit(std::move(command), false);
 }
 
 asio::awaitable<Response> Api::EditPost(RequestContext& ctx) {
-  auto call = Begin(ctx, true);
+  auto call = BeginGroup(ctx, true, GroupAccess::kAny);
   if (!call.ok()) co_return Fail(call.error());
-  auto ref = GroupParam(ctx);
-  if (!ref.ok()) co_return Fail(ref.error());
+  const groups::GroupRef& ref = call->ref;
   auto id = IdParam(ctx, "post");
   if (!id.ok()) co_return Fail(id.error());
   auto body = OptString(call->body, "body");
@@ -114,19 +104,18 @@ asio::awaitable<Response> Api::EditPost(RequestContext& ctx) {
   json data{{"post", *id}, {"body", **body}};
   if (*title) data["title"] = **title;
   groups::Command command =
-      MakeCommand(*ref, groups::event_type::kPostEdited, call->viewer, std::move(data));
+      MakeCommand(ref, groups::event_type::kPostEdited, call->viewer, std::move(data));
   co_return co_await Submit(std::move(command), false);
 }
 
 asio::awaitable<Response> Api::DeletePost(RequestContext& ctx) {
-  auto call = Begin(ctx, false);
+  auto call = BeginGroup(ctx, false, GroupAccess::kAny);
   if (!call.ok()) co_return Fail(call.error());
-  auto ref = GroupParam(ctx);
-  if (!ref.ok()) co_return Fail(ref.error());
+  const groups::GroupRef& ref = call->ref;
   auto id = IdParam(ctx, "post");
   if (!id.ok()) co_return Fail(id.error());
   groups::Command command =
-      MakeCommand(*ref, groups::event_type::kPostDeleted, call->viewer, json{{"post", *id}});
+      MakeCommand(ref, groups::event_type::kPostDeleted, call->viewer, json{{"post", *id}});
   co_return co_await Submit(std::move(command), false);
 }
 

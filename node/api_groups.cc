@@ -130,6 +130,36 @@ Result<groups::Group> Api::ReadableGroup(const groups::GroupRef& ref, const View
   return group;
 }
 
+Result<Api::GroupAccessResult> Api::CheckGroupAccess(const groups::GroupRef& ref,
+                                                     const Viewer& viewer, GroupAccess access) {
+  GroupAccessResult out;
+  if (access == GroupAccess::kAny) return out;
+  auto group = ReadableGroup(ref, viewer, access != GroupAccess::kListed);
+  if (!group.ok()) return std::move(group).error();
+  out.group = std::move(group).value();
+  auto role = c_.groups->RoleOf(ref.Stream(), viewer.address);
+  if (!role.ok()) return std::move(role).error();
+  out.role = *role;
+  if (access == GroupAccess::kFacilitator &&
+      (!out.role || *out.role < groups::Role::kFacilitator)) {
+    return MakeError(ErrorCode::kPermissionDenied,
+                     "only the facilitators of " + ref.Id() + " can do that");
+  }
+  return out;
+}
+
+Result<Api::GroupCall> Api::BeginGroup(const RequestContext& ctx, bool with_body,
+                                       GroupAccess access) {
+  auto call = Begin(ctx, with_body);
+  if (!call.ok()) return std::move(call).error();
+  auto ref = GroupParam(ctx);
+  if (!ref.ok()) return std::move(ref).error();
+  auto checked = CheckGroupAccess(*ref, call->viewer, access);
+  if (!checked.ok()) return std::move(checked).error();
+  return GroupCall{std::move(call->viewer), std::move(call->body), std::move(ref).value(),
+                   std::move(checked->group), checked->role};
+}
+
 asio::awaitable<Response> Api::Submit(groups::Command command, bool created) {
   if (Status valid = groups::ValidateEventData(command.type, command.data); !valid.ok()) {
     co_return Fail(valid.error());
@@ -191,37 +221,30 @@ asio::awaitable<Response> Api::CreateGroup(RequestContext& ctx) {
   if (!tags.ok()) co_return Fail(tags.error());
   if (!*slug) co_return Fail(MakeError(ErrorCode::kInvalidArgument, "slug: required"));
   if (!*name) co_return Fail(MakeError(ErrorCode::kInvalidArgument, "name: required"));
-  if (Status s = groups::ValidateSlug(**slug); !s.ok()) co_return Fail(s.error());
-  groups::GroupRef ref{**slug, c_.config->node.domain()};
-  json data{{"name", **name},
-            {"description", description->value_or("")},
-            {"tags", tags->value_or(std::vector<std::string>{})},
-            {"visibility", visibility->value_or("public")},
-            {"join_policy", policy->value_or("open")}};
-  groups::Command command =
-      MakeCommand(ref, groups::event_type::kGroupCreated, call->viewer, std::move(data));
-  co_return co_await Submit(std::move(command), true);
+  NewGroup group;
+  group.slug = **slug;
+  group.name = **name;
+  group.description = description->value_or("");
+  group.tags = tags->value_or(std::vector<std::string>{});
+  group.visibility = visibility->value_or("public");
+  group.join_policy = policy->value_or("open");
+  auto command = NewGroupCommand(c_, call->viewer, group);
+  if (!command.ok()) co_return Fail(command.error());
+  co_return co_await Submit(std::move(command).value(), true);
 }
 
 asio::awaitable<Response> Api::GetGroup(RequestContext& ctx) {
-  auto call = Begin(ctx, false);
+  auto call = BeginGroup(ctx, false, GroupAccess::kListed);
   if (!call.ok()) co_return Fail(call.error());
-  auto ref = GroupParam(ctx);
-  if (!ref.ok()) co_return Fail(ref.error());
-  auto group = ReadableGroup(*ref, call->viewer, false);
-  if (!group.ok()) co_return Fail(group.error());
-  auto role = c_.groups->RoleOf(ref->Stream(), call->viewer.address);
-  if (!role.ok()) co_return Fail(role.error());
-  json out = GroupJson(*group);
-  out["my_role"] = *role ? json(groups::RoleName(**role)) : json(nullptr);
+  json out = GroupJson(*call->group);
+  out["my_role"] = call->role ? json(groups::RoleName(*call->role)) : json(nullptr);
   co_return Json(http::status::ok, out);
 }
 
 asio::awaitable<Response> Api::UpdateGroup(RequestContext& ctx) {
-  auto call = Begin(ctx, true);
+  auto call = BeginGroup(ctx, true, GroupAccess::kAny);
   if (!call.ok()) co_return Fail(call.error());
-  auto ref = GroupParam(ctx);
-  if (!ref.ok()) co_return Fail(ref.error());
+  const groups::GroupRef& ref = call->ref;
   json data = json::object();
   for (const char* key : {"name", "description", "visibility", "join_policy"}) {
     auto v = OptString(call->body, key);
@@ -237,29 +260,25 @@ asio::awaitable<Response> Api::UpdateGroup(RequestContext& ctx) {
                   "nothing to change: send name, description, tags, visibility or join_policy"));
   }
   groups::Command command =
-      MakeCommand(*ref, groups::event_type::kGroupUpdated, call->viewer, std::move(data));
+      MakeCommand(ref, groups::event_type::kGroupUpdated, call->viewer, std::move(data));
   co_return co_await Submit(std::move(command), false);
 }
 
 asio::awaitable<Response> Api::Archive(RequestContext& ctx, bool archive) {
-  auto call = Begin(ctx, false);
+  auto call = BeginGroup(ctx, false, GroupAccess::kAny);
   if (!call.ok()) co_return Fail(call.error());
-  auto ref = GroupParam(ctx);
-  if (!ref.ok()) co_return Fail(ref.error());
+  const groups::GroupRef& ref = call->ref;
   groups::Command command = MakeCommand(
-      *ref, archive ? groups::event_type::kGroupArchived : groups::event_type::kGroupUnarchived,
+      ref, archive ? groups::event_type::kGroupArchived : groups::event_type::kGroupUnarchived,
       call->viewer, json::object());
   co_return co_await Submit(std::move(command), false);
 }
 
 asio::awaitable<Response> Api::Digest(RequestContext& ctx) {
-  auto call = Begin(ctx, false);
+  auto call = BeginGroup(ctx, false, GroupAccess::kContent);
   if (!call.ok()) co_return Fail(call.error());
-  auto ref = GroupParam(ctx);
-  if (!ref.ok()) co_return Fail(ref.error());
-  auto group = ReadableGroup(*ref, call->viewer, true);
-  if (!group.ok()) co_return Fail(group.error());
-  const std::string stream = ref->Stream();
+  const groups::GroupRef& ref = call->ref;
+  const std::string stream = ref.Stream();
   // Head and digest from one consistent view would need one read transaction; the digest is
   // computed at the head read just before, which callers compare at quiescence.
   auto head = c_.groups->Head(stream);
@@ -270,19 +289,18 @@ asio::awaitable<Response> Api::Digest(RequestContext& ctx) {
 }
 
 asio::awaitable<Response> Api::Join(RequestContext& ctx) {
-  auto call = Begin(ctx, true);
+  auto call = BeginGroup(ctx, true, GroupAccess::kAny);
   if (!call.ok()) co_return Fail(call.error());
-  auto ref = GroupParam(ctx);
-  if (!ref.ok()) co_return Fail(ref.error());
+  const groups::GroupRef& ref = call->ref;
   auto message = OptString(call->body, "message");
   if (!message.ok()) co_return Fail(message.error());
   // The join policy decides between joining and asking; a group not mirrored here yet is
   // asked to let us join (its owner refuses with a clear message when a request is needed).
   bool request = false;
-  if (auto group = c_.groups->GetGroup(ref->Stream()); group.ok()) {
+  if (auto group = c_.groups->GetGroup(ref.Stream()); group.ok()) {
     if (group->join_policy == groups::JoinPolicy::kRequest) {
       // An invited member joins directly even when the policy is `request`.
-      auto invites = c_.groups->Invites(ref->Stream());
+      auto invites = c_.groups->Invites(ref.Stream());
       bool invited = false;
       if (invites.ok()) {
         for (const auto& i : *invites) invited = invited || i.member == call->viewer.address;
@@ -296,43 +314,38 @@ asio::awaitable<Response> Api::Join(RequestContext& ctx) {
   }
   if (request) {
     groups::Command command =
-        MakeCommand(*ref, groups::event_type::kMemberRequested, call->viewer,
+        MakeCommand(ref, groups::event_type::kMemberRequested, call->viewer,
                     json{{"member", call->viewer.address}, {"message", message->value_or("")}});
     co_return co_await Submit(std::move(command), false);
   }
-  groups::Command command = MakeCommand(*ref, groups::event_type::kMemberJoined, call->viewer,
+  groups::Command command = MakeCommand(ref, groups::event_type::kMemberJoined, call->viewer,
                                         json{{"member", call->viewer.address}});
   co_return co_await Submit(std::move(command), false);
 }
 
 asio::awaitable<Response> Api::Leave(RequestContext& ctx) {
-  auto call = Begin(ctx, false);
+  auto call = BeginGroup(ctx, false, GroupAccess::kAny);
   if (!call.ok()) co_return Fail(call.error());
-  auto ref = GroupParam(ctx);
-  if (!ref.ok()) co_return Fail(ref.error());
-  groups::Command command = MakeCommand(*ref, groups::event_type::kMemberLeft, call->viewer,
+  const groups::GroupRef& ref = call->ref;
+  groups::Command command = MakeCommand(ref, groups::event_type::kMemberLeft, call->viewer,
                                         json{{"member", call->viewer.address}});
   co_return co_await Submit(std::move(command), false);
 }
 
 asio::awaitable<Response> Api::Follow(RequestContext& ctx, bool follow) {
-  auto call = Begin(ctx, false);
+  auto call = BeginGroup(ctx, false, GroupAccess::kAny);
   if (!call.ok()) co_return Fail(call.error());
-  auto ref = GroupParam(ctx);
-  if (!ref.ok()) co_return Fail(ref.error());
-  Status s = co_await c_.replicator->Follow(ref->Stream(), follow);
+  const groups::GroupRef& ref = call->ref;
+  Status s = co_await c_.replicator->Follow(ref.Stream(), follow);
   if (!s.ok()) co_return Fail(s.error());
-  co_return Json(http::status::ok, json{{"stream", ref->Stream()}, {"following", follow}});
+  co_return Json(http::status::ok, json{{"stream", ref.Stream()}, {"following", follow}});
 }
 
 asio::awaitable<Response> Api::Members(RequestContext& ctx) {
-  auto call = Begin(ctx, false);
+  auto call = BeginGroup(ctx, false, GroupAccess::kContent);
   if (!call.ok()) co_return Fail(call.error());
-  auto ref = GroupParam(ctx);
-  if (!ref.ok()) co_return Fail(ref.error());
-  auto group = ReadableGroup(*ref, call->viewer, true);
-  if (!group.ok()) co_return Fail(group.error());
-  auto members = c_.groups->Members(ref->Stream());
+  const groups::GroupRef& ref = call->ref;
+  auto members = c_.groups->Members(ref.Stream());
   if (!members.ok()) co_return Fail(members.error());
   json out = json::array();
   for (const auto& m : *members) {
@@ -343,10 +356,9 @@ asio::awaitable<Response> Api::Members(RequestContext& ctx) {
 }
 
 asio::awaitable<Response> Api::ChangeRole(RequestContext& ctx) {
-  auto call = Begin(ctx, true);
+  auto call = BeginGroup(ctx, true, GroupAccess::kAny);
   if (!call.ok()) co_return Fail(call.error());
-  auto ref = GroupParam(ctx);
-  if (!ref.ok()) co_return Fail(ref.error());
+  const groups::GroupRef& ref = call->ref;
   auto member = MemberParam(ctx);
   if (!member.ok()) co_return Fail(member.error());
   auto role = OptString(call->body, "role");
@@ -355,37 +367,27 @@ asio::awaitable<Response> Api::ChangeRole(RequestContext& ctx) {
     co_return Fail(
         MakeError(ErrorCode::kInvalidArgument, "role: required (member, facilitator or owner)"));
   }
-  groups::Command command = MakeCommand(*ref, groups::event_type::kMemberRoleChanged, call->viewer,
+  groups::Command command = MakeCommand(ref, groups::event_type::kMemberRoleChanged, call->viewer,
                                         json{{"member", *member}, {"role", **role}});
   co_return co_await Submit(std::move(command), false);
 }
 
 asio::awaitable<Response> Api::RemoveMember(RequestContext& ctx) {
-  auto call = Begin(ctx, false);
+  auto call = BeginGroup(ctx, false, GroupAccess::kAny);
   if (!call.ok()) co_return Fail(call.error());
-  auto ref = GroupParam(ctx);
-  if (!ref.ok()) co_return Fail(ref.error());
+  const groups::GroupRef& ref = call->ref;
   auto member = MemberParam(ctx);
   if (!member.ok()) co_return Fail(member.error());
-  groups::Command command = MakeCommand(*ref, groups::event_type::kMemberRemoved, call->viewer,
-                                        json{{"member", *member}});
+  groups::Command command =
+      MakeCommand(ref, groups::event_type::kMemberRemoved, call->viewer, json{{"member", *member}});
   co_return co_await Submit(std::move(command), false);
 }
 
 asio::awaitable<Response> Api::Requests(RequestContext& ctx) {
-  auto call = Begin(ctx, false);
+  auto call = BeginGroup(ctx, false, GroupAccess::kFacilitator);
   if (!call.ok()) co_return Fail(call.error());
-  auto ref = GroupParam(ctx);
-  if (!ref.ok()) co_return Fail(ref.error());
-  auto group = ReadableGroup(*ref, call->viewer, true);
-  if (!group.ok()) co_return Fail(group.error());
-  auto role = c_.groups->RoleOf(ref->Stream(), call->viewer.address);
-  if (!role.ok()) co_return Fail(role.error());
-  if (!*role || **role < groups::Role::kFacilitator) {
-    co_return Fail(
-        MakeError(ErrorCode::kPermissionDenied, "only facilitators can see join requests"));
-  }
-  auto requests = c_.groups->Requests(ref->Stream());
+  const groups::GroupRef& ref = call->ref;
+  auto requests = c_.groups->Requests(ref.Stream());
   if (!requests.ok()) co_return Fail(requests.error());
   json out = json::array();
   for (const auto& r : *requests) {
@@ -396,32 +398,22 @@ asio::awaitable<Response> Api::Requests(RequestContext& ctx) {
 }
 
 asio::awaitable<Response> Api::Decide(RequestContext& ctx, bool approve) {
-  auto call = Begin(ctx, false);
+  auto call = BeginGroup(ctx, false, GroupAccess::kAny);
   if (!call.ok()) co_return Fail(call.error());
-  auto ref = GroupParam(ctx);
-  if (!ref.ok()) co_return Fail(ref.error());
+  const groups::GroupRef& ref = call->ref;
   auto member = MemberParam(ctx);
   if (!member.ok()) co_return Fail(member.error());
   groups::Command command = MakeCommand(
-      *ref, approve ? groups::event_type::kMemberApproved : groups::event_type::kMemberDeclined,
+      ref, approve ? groups::event_type::kMemberApproved : groups::event_type::kMemberDeclined,
       call->viewer, json{{"member", *member}});
   co_return co_await Submit(std::move(command), false);
 }
 
 asio::awaitable<Response> Api::Invites(RequestContext& ctx) {
-  auto call = Begin(ctx, false);
+  auto call = BeginGroup(ctx, false, GroupAccess::kFacilitator);
   if (!call.ok()) co_return Fail(call.error());
-  auto ref = GroupParam(ctx);
-  if (!ref.ok()) co_return Fail(ref.error());
-  auto group = ReadableGroup(*ref, call->viewer, true);
-  if (!group.ok()) co_return Fail(group.error());
-  auto role = c_.groups->RoleOf(ref->Stream(), call->viewer.address);
-  if (!role.ok()) co_return Fail(role.error());
-  if (!*role || **role < groups::Role::kFacilitator) {
-    co_return Fail(
-        MakeError(ErrorCode::kPermissionDenied, "only facilitators can see the invitations"));
-  }
-  auto invites = c_.groups->Invites(ref->Stream());
+  const groups::GroupRef& ref = call->ref;
+  auto invites = c_.groups->Invites(ref.Stream());
   if (!invites.ok()) co_return Fail(invites.error());
   json out = json::array();
   for (const auto& i : *invites) {
@@ -432,17 +424,16 @@ asio::awaitable<Response> Api::Invites(RequestContext& ctx) {
 }
 
 asio::awaitable<Response> Api::Invite(RequestContext& ctx) {
-  auto call = Begin(ctx, true);
+  auto call = BeginGroup(ctx, true, GroupAccess::kAny);
   if (!call.ok()) co_return Fail(call.error());
-  auto ref = GroupParam(ctx);
-  if (!ref.ok()) co_return Fail(ref.error());
+  const groups::GroupRef& ref = call->ref;
   auto member = OptString(call->body, "member");
   if (!member.ok()) co_return Fail(member.error());
   if (!*member || !groups::AddressDomain(**member).ok()) {
     co_return Fail(
         MakeError(ErrorCode::kInvalidArgument, "member: required, an address handle@domain"));
   }
-  groups::Command command = MakeCommand(*ref, groups::event_type::kMemberInvited, call->viewer,
+  groups::Command command = MakeCommand(ref, groups::event_type::kMemberInvited, call->viewer,
                                         json{{"member", **member}});
   co_return co_await Submit(std::move(command), true);
 }

@@ -94,10 +94,9 @@ Result<std::unique_ptr<BodySink>> Api::MakeUploadSink(const RequestContext& ctx)
 }
 
 asio::awaitable<Response> Api::Upload(RequestContext& ctx, bool new_version) {
-  auto call = Begin(ctx, false);
+  auto call = BeginGroup(ctx, false, GroupAccess::kAny);
   if (!call.ok()) co_return Fail(call.error());
-  auto ref = GroupParam(ctx);
-  if (!ref.ok()) co_return Fail(ref.error());
+  const groups::GroupRef& ref = call->ref;
   int64_t document = 0;
   if (new_version) {
     auto id = IdParam(ctx, "doc");
@@ -192,7 +191,7 @@ asio::awaitable<Response> Api::Upload(RequestContext& ctx, bool new_version) {
       });
   if (!stored.ok()) co_return Fail(stored.error());
   groups::Command command;
-  command.stream = ref->Stream();
+  command.stream = ref.Stream();
   command.actor = call->viewer.address;
   if (new_version) {
     command.type = std::string(groups::event_type::kFileVersionAdded);
@@ -215,15 +214,12 @@ asio::awaitable<Response> Api::Upload(RequestContext& ctx, bool new_version) {
 }
 
 asio::awaitable<Response> Api::Documents(RequestContext& ctx) {
-  auto call = Begin(ctx, false);
+  auto call = BeginGroup(ctx, false, GroupAccess::kContent);
   if (!call.ok()) co_return Fail(call.error());
-  auto ref = GroupParam(ctx);
-  if (!ref.ok()) co_return Fail(ref.error());
+  const groups::GroupRef& ref = call->ref;
   auto page = GetPageParams(ctx);
   if (!page.ok()) co_return Fail(page.error());
-  auto group = ReadableGroup(*ref, call->viewer, true);
-  if (!group.ok()) co_return Fail(group.error());
-  auto docs = c_.groups->Documents(ref->Stream(), page->after, page->limit);
+  auto docs = c_.groups->Documents(ref.Stream(), page->after, page->limit);
   if (!docs.ok()) co_return Fail(docs.error());
   json out = json::array();
   for (const auto& d : docs->items) out.push_back(DocumentJson(d));
@@ -232,17 +228,14 @@ asio::awaitable<Response> Api::Documents(RequestContext& ctx) {
 }
 
 asio::awaitable<Response> Api::GetDocument(RequestContext& ctx) {
-  auto call = Begin(ctx, false);
+  auto call = BeginGroup(ctx, false, GroupAccess::kContent);
   if (!call.ok()) co_return Fail(call.error());
-  auto ref = GroupParam(ctx);
-  if (!ref.ok()) co_return Fail(ref.error());
+  const groups::GroupRef& ref = call->ref;
   auto id = IdParam(ctx, "doc");
   if (!id.ok()) co_return Fail(id.error());
-  auto group = ReadableGroup(*ref, call->viewer, true);
-  if (!group.ok()) co_return Fail(group.error());
-  auto doc = c_.groups->GetDocument(ref->Stream(), *id);
+  auto doc = c_.groups->GetDocument(ref.Stream(), *id);
   if (!doc.ok()) co_return Fail(doc.error());
-  auto versions = c_.groups->Versions(ref->Stream(), *id);
+  auto versions = c_.groups->Versions(ref.Stream(), *id);
   if (!versions.ok()) co_return Fail(versions.error());
   json out = json::array();
   for (const auto& v : *versions) out.push_back(VersionJson(v));
@@ -250,10 +243,9 @@ asio::awaitable<Response> Api::GetDocument(RequestContext& ctx) {
 }
 
 asio::awaitable<Response> Api::UpdateDocument(RequestContext& ctx) {
-  auto call = Begin(ctx, true);
+  auto call = BeginGroup(ctx, true, GroupAccess::kAny);
   if (!call.ok()) co_return Fail(call.error());
-  auto ref = GroupParam(ctx);
-  if (!ref.ok()) co_return Fail(ref.error());
+  const groups::GroupRef& ref = call->ref;
   auto id = IdParam(ctx, "doc");
   if (!id.ok()) co_return Fail(id.error());
   json data{{"document", *id}};
@@ -270,32 +262,28 @@ asio::awaitable<Response> Api::UpdateDocument(RequestContext& ctx) {
                              "nothing to change: send title, description or tags"));
   }
   groups::Command command =
-      MakeCommand(*ref, groups::event_type::kFileUpdated, call->viewer, std::move(data));
+      MakeCommand(ref, groups::event_type::kFileUpdated, call->viewer, std::move(data));
   co_return co_await Submit(std::move(command), false);
 }
 
 asio::awaitable<Response> Api::DeleteDocument(RequestContext& ctx) {
-  auto call = Begin(ctx, false);
+  auto call = BeginGroup(ctx, false, GroupAccess::kAny);
   if (!call.ok()) co_return Fail(call.error());
-  auto ref = GroupParam(ctx);
-  if (!ref.ok()) co_return Fail(ref.error());
+  const groups::GroupRef& ref = call->ref;
   auto id = IdParam(ctx, "doc");
   if (!id.ok()) co_return Fail(id.error());
   groups::Command command =
-      MakeCommand(*ref, groups::event_type::kFileRemoved, call->viewer, json{{"document", *id}});
+      MakeCommand(ref, groups::event_type::kFileRemoved, call->viewer, json{{"document", *id}});
   co_return co_await Submit(std::move(command), false);
 }
 
 asio::awaitable<Response> Api::Download(RequestContext& ctx) {
-  auto call = Begin(ctx, false);
+  auto call = BeginGroup(ctx, false, GroupAccess::kContent);
   if (!call.ok()) co_return Fail(call.error());
-  auto ref = GroupParam(ctx);
-  if (!ref.ok()) co_return Fail(ref.error());
+  const groups::GroupRef& ref = call->ref;
   auto id = IdParam(ctx, "doc");
   if (!id.ok()) co_return Fail(id.error());
-  auto group = ReadableGroup(*ref, call->viewer, true);
-  if (!group.ok()) co_return Fail(group.error());
-  const std::string stream = ref->Stream();
+  const std::string stream = ref.Stream();
   auto doc = c_.groups->GetDocument(stream, *id);
   if (!doc.ok()) co_return Fail(doc.error());
   if (doc->deleted) co_return Fail(MakeError(ErrorCode::kNotFound, "the document was removed"));

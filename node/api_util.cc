@@ -82,22 +82,63 @@ Result<Viewer> Authenticate(const ApiContext& c, const RequestContext& ctx) {
                        "missing or wrong X-CSRF-Token header (the session's csrf token)", "csrf");
     }
   }
-  if (session->remote()) {
+  return SessionViewer(c, std::move(session).value());
+}
+
+Result<Viewer> SessionViewer(const ApiContext& c, identity::Session session) {
+  if (session.remote()) {
     // Not a member of this node: no id, the home node's name; the address is the actor.
     identity::Member remote;
-    remote.handle = session->remote_address.substr(0, session->remote_address.find('@'));
-    remote.display_name = session->display_name;
-    Viewer v{std::move(remote), session->remote_address, false, std::move(session).value()};
+    remote.handle = session.remote_address.substr(0, session.remote_address.find('@'));
+    remote.display_name = session.display_name;
+    std::string address = session.remote_address;
+    Viewer v{std::move(remote), std::move(address), false, std::move(session)};
     return v;
   }
-  auto member = c.members->GetById(session->member_id);
+  auto member = c.members->GetById(session.member_id);
   if (!member.ok()) {
     return MakeError(ErrorCode::kUnauthenticated, "the session's member is gone",
                      "unauthenticated");
   }
-  Viewer v{std::move(member).value(), "", false, std::move(session).value()};
-  v.address = v.member.Address(domain);
+  Viewer v{std::move(member).value(), "", false, std::move(session)};
+  v.address = v.member.Address(c.config->node.domain());
   return v;
+}
+
+Result<groups::Command> NewGroupCommand(const ApiContext& c, const Viewer& viewer,
+                                        const NewGroup& group) {
+  if (Status s = groups::ValidateSlug(group.slug); !s.ok()) return std::move(s).error();
+  groups::GroupRef ref{group.slug, c.config->node.domain()};
+  nlohmann::json data{{"name", group.name},
+                      {"description", group.description},
+                      {"tags", group.tags},
+                      {"visibility", group.visibility},
+                      {"join_policy", group.join_policy}};
+  groups::Command command =
+      MakeCommand(ref, groups::event_type::kGroupCreated, viewer, std::move(data));
+  if (Status s = groups::ValidateEventData(command.type, command.data); !s.ok()) {
+    return std::move(s).error();
+  }
+  return command;
+}
+
+std::string SlugFromName(std::string_view name) {
+  std::string slug;
+  bool dash = false;
+  for (char ch : name) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) && c < 0x80) {
+      if (dash && !slug.empty()) slug += '-';
+      dash = false;
+      slug += static_cast<char>(std::tolower(c));
+    } else {
+      dash = true;
+    }
+    if (slug.size() >= groups::kMaxSlug) break;
+  }
+  if (slug.size() > groups::kMaxSlug) slug.resize(groups::kMaxSlug);
+  while (!slug.empty() && slug.back() == '-') slug.pop_back();
+  return slug;
 }
 
 groups::Command MakeCommand(const groups::GroupRef& ref, std::string_view type,

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -14,6 +16,7 @@
 #include <string_view>
 
 #include "node/api_routes.h"
+#include "node/await.h"
 #include "node/router.h"
 
 namespace kith::node::api {
@@ -31,9 +34,50 @@ struct Viewer {
 // X-CSRF-Token header. kUnauthenticated / kPermissionDenied ("csrf").
 Result<Viewer> Authenticate(const ApiContext& c, const RequestContext& ctx);
 
+// The viewer of a live session `session` (local or remote, as Authenticate makes it; used by
+// the web pages, which check their CSRF token in the form). kUnauthenticated when a local
+// session's member is gone (or cannot be read).
+Result<Viewer> SessionViewer(const ApiContext& c, identity::Session session);
+
 // A command of `viewer` in the group `ref` (command_id left empty: the Replicator makes one).
 groups::Command MakeCommand(const groups::GroupRef& ref, std::string_view type,
                             const Viewer& viewer, nlohmann::json data);
+
+// A new group's fields (POST /api/v1/groups and the page GET|POST /groups/new).
+struct NewGroup {
+  std::string slug;
+  std::string name;
+  std::string description;
+  std::string visibility = "public";  // public | restricted | private
+  std::string join_policy = "open";   // open | request | invite
+  std::vector<std::string> tags;
+};
+// The group.created command of `viewer` for `group` at this node, validated (the slug, then
+// the event's data): kInvalidArgument "<field>: <problem>" otherwise. Submitting it is the
+// caller's (Replicator::Submit; kConflict when the slug is taken).
+Result<groups::Command> NewGroupCommand(const ApiContext& c, const Viewer& viewer,
+                                        const NewGroup& group);
+// A slug made from a group's name: ASCII letters and digits lower-cased, every other run of
+// characters one '-', no '-' at either end, at most groups::kMaxSlug characters; "" when the
+// name has no ASCII letter or digit.
+std::string SlugFromName(std::string_view name);
+
+// Runs `work` on `pool` — reads that may take milliseconds (a search, a scan) never run on an
+// I/O thread — and resumes the awaiting coroutine on its own executor with the result. Without
+// a pool (tests), `work` runs at once on the calling thread. `work` is copied; it must not
+// refer to anything that may die before it runs (capture by value). Pass a named
+// std::function: GCC 12 destroys non-trivial temporaries of a co_await expression twice.
+template <class T>
+boost::asio::awaitable<Result<T>> OnPool(boost::asio::thread_pool* pool,
+                                         const std::function<Result<T>()>& work) {
+  return AwaitDone<T>([pool, work](std::function<void(Result<T>)> done) {
+    if (pool == nullptr) {
+      done(work());
+      return;
+    }
+    boost::asio::post(*pool, [work, done = std::move(done)] { done(work()); });
+  });
+}
 
 // A JSON error response (no-store).
 Response Fail(const Error& error);
@@ -84,6 +128,13 @@ struct RangeResult {
 };
 // Absent, malformed, or several ranges: kFull (RFC 9110 allows ignoring Range).
 RangeResult ParseRange(std::string_view header, uint64_t size);
+
+// What a route needs of the {group} it names (Api::BeginGroup):
+//   kAny          only the parameter (a write: the group's owner decides)
+//   kListed       the group must be visible to the viewer (a private one only to members)
+//   kContent      the viewer may read its content (kPermissionDenied otherwise)
+//   kFacilitator  kContent, and the viewer is a facilitator or owner (kPermissionDenied)
+enum class GroupAccess { kAny, kListed, kContent, kFacilitator };
 
 class Api {
  public:
@@ -142,6 +193,24 @@ class Api {
     nlohmann::json body;
   };
   Result<Call> Begin(const RequestContext& ctx, bool with_body);
+  // The prologue of the group routes: Begin, the {group} parameter, and what `access` asks
+  // for. `group` and `role` are filled unless access is kAny.
+  struct GroupCall {
+    Viewer viewer;
+    nlohmann::json body;
+    groups::GroupRef ref;
+    std::optional<groups::Group> group;
+    std::optional<groups::Role> role;
+  };
+  Result<GroupCall> BeginGroup(const RequestContext& ctx, bool with_body, GroupAccess access);
+  // The checks of `access` for `viewer` on `ref`: the group (nullopt for kAny) and the
+  // viewer's role in it. Shared with the web pages.
+  struct GroupAccessResult {
+    std::optional<groups::Group> group;
+    std::optional<groups::Role> role;
+  };
+  Result<GroupAccessResult> CheckGroupAccess(const groups::GroupRef& ref, const Viewer& viewer,
+                                             GroupAccess access);
 
   const ApiContext& context() const { return c_; }
 

@@ -133,7 +133,10 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
                           SystemClock::Instance().UnixSeconds());
     };
     peering.executor = d->ioc_.get_executor();
-    peering.on_peer_changed = [raw = d.get()](const std::string&) { raw->SyncPeerClients(); };
+    peering.on_peer_changed = [raw = d.get()](const std::string& node) {
+      raw->SyncPeerClients();
+      if (raw->replicator_) raw->replicator_->NotePeerChanged(node);
+    };
     d->peering_ = std::make_unique<federation::PeeringService>(std::move(peering), *d->peer_store_,
                                                                *d->http_client_, *d->replay_cache_,
                                                                SystemClock::Instance());
@@ -163,6 +166,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
     d->replicator_ = std::make_unique<federation::Replicator>(
         std::move(replication), *d->store_, *d->groups_, *d->files_, *d->peer_store_,
         *d->http_client_, *d->replay_cache_, SystemClock::Instance());
+    d->replicator_->SetDirectory(d->directory_.get());
     AddStreamRoutes(d->router_, *d->replicator_, c.node.base_url);
   }
 
@@ -182,6 +186,8 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
     d->hasher_ = std::make_unique<identity::PasswordHasher>(hash_options);
     const Clock& clock = SystemClock::Instance();
     d->members_ = std::make_unique<identity::MemberStore>(*d->store_, clock);
+    // Member changes made in-process (profile page, admin socket) reach the directory stream.
+    d->members_->SetOnChange([raw = d.get()] { raw->SyncDirectory(); });
     identity::SessionStore::Options session_options;
     session_options.idle_timeout = std::chrono::seconds(ic.session_idle_timeout_seconds);
     session_options.absolute_timeout = std::chrono::seconds(ic.session_absolute_timeout_seconds);
@@ -214,8 +220,14 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
     federation::PeerSignInContext sign_in;
     sign_in.base_url = c.node.base_url;
     sign_in.keys = [keys = d->node_keys_.get()] { return keys->Get(); };
+    sign_in.executor = d->ioc_.get_executor();
     d->peer_sign_in_ = std::make_unique<federation::PeerSignIn>(
         std::move(sign_in), *d->peer_store_, *d->http_client_, *d->clients_, *d->sessions_, clock);
+    // "Sign out everywhere": the provider's logout tokens go out through the peers' client.
+    d->oidc_->SetLogoutSender(
+        [sign_in_ptr = d->peer_sign_in_.get()](std::vector<identity::BackchannelLogout> logouts) {
+          sign_in_ptr->DeliverLogouts(std::move(logouts));
+        });
     AddSsoRoutes(d->router_, web, *d->peer_sign_in_);
     d->SyncPeerClients();
 
@@ -233,7 +245,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
     api.blocking_pool = d->blocking_pool_.get();
     api.max_upload_bytes = c.groups.max_upload_bytes;
     AddApiRoutes(d->router_, api);
-    AddGroupPages(d->router_, web, api, GroupPagesExtras{d->store_.get()});
+    AddGroupPages(d->router_, web, api, GroupPagesExtras{d->store_.get(), d->peer_store_.get()});
   }
 
   storage::Store* store_ptr = d->store_.get();
@@ -310,6 +322,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
   d->http_ = std::move(http.value());
 
   d->replicator_->Start();
+  d->directory_timer_ = std::make_unique<asio::steady_timer>(d->ioc_);
+  d->SyncDirectory();
+  d->ScheduleDirectorySync();
 
   auto admin_socket = AdminSocket::Start(d->ioc_, data_dir / "admin.sock", *d->admin_api_);
   if (!admin_socket.ok()) return std::move(admin_socket).error();
@@ -357,6 +372,45 @@ void Daemon::SyncPeerClients() {
     if (!peer_sign_in_) return;
     auto synced = peer_sign_in_->SyncClients();
     if (!synced.ok()) spdlog::warn("sign-in: peer clients: {}", synced.error().message);
+  });
+}
+
+void Daemon::SyncDirectory() {
+  {
+    std::lock_guard lock(directory_sync_mu_);
+    if (directory_sync_running_) {
+      directory_sync_queued_ = true;
+      return;
+    }
+    directory_sync_running_ = true;
+  }
+  directory_->SyncMembers([this](Result<int64_t> changed) {  // on the writer thread
+    if (!changed.ok()) {
+      spdlog::warn("directory: syncing the members' profiles failed: {}", changed.error().message);
+    } else if (*changed > 0) {
+      spdlog::info("directory: {} profile change(s) published", *changed);
+      if (replicator_) replicator_->NoteAppended(directory_->stream());
+    }
+    bool again = false;
+    {
+      std::lock_guard lock(directory_sync_mu_);
+      again = directory_sync_queued_ && changed.ok();
+      directory_sync_queued_ = false;
+      directory_sync_running_ = false;
+    }
+    if (again) SyncDirectory();
+  });
+}
+
+void Daemon::ScheduleDirectorySync() {
+  directory_timer_->expires_after(std::chrono::seconds(60));
+  directory_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // cancelled: stopping
+    SyncDirectory();
+    // Also a safety net for the directory's subscribers (a peer change we were not told of).
+    if (replicator_) replicator_->NotePeerChanged("");
+    std::lock_guard lock(mu_);
+    if (!stopped_) ScheduleDirectorySync();
   });
 }
 
@@ -429,6 +483,9 @@ void Daemon::Stop() {
   }
   if (housekeeping_timer_) {
     asio::post(ioc_, [t = housekeeping_timer_.get()] { t->cancel(); });
+  }
+  if (directory_timer_) {
+    asio::post(ioc_, [t = directory_timer_.get()] { t->cancel(); });
   }
   if (signals_) {
     asio::post(ioc_, [s = signals_.get()] {

@@ -97,6 +97,11 @@ class Daemon {
   void Housekeeping();
   // Runs PeerSignIn::SyncClients on the blocking pool (after a peer changed, and at start).
   void SyncPeerClients();
+  // Runs DirectoryStore::SyncMembers (this node's profiles in its directory stream) and wakes
+  // the delivery of what it published: at start, after each in-process member change, and
+  // every 60 s (for kithctl's offline edits). At most one runs and one is queued.
+  void SyncDirectory();
+  void ScheduleDirectorySync();
 
   Config config_;
   std::unique_ptr<storage::DataDirLock> lock_;
@@ -134,6 +139,10 @@ class Daemon {
   std::unique_ptr<federation::Replicator> replicator_;
   std::unique_ptr<boost::asio::signal_set> signals_;
   std::unique_ptr<boost::asio::steady_timer> housekeeping_timer_;
+  std::unique_ptr<boost::asio::steady_timer> directory_timer_;
+  std::mutex directory_sync_mu_;
+  bool directory_sync_running_ = false;  // guarded by directory_sync_mu_
+  bool directory_sync_queued_ = false;   // guarded by directory_sync_mu_
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<AdminSocket> admin_socket_;
   std::vector<std::thread> threads_;

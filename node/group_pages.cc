@@ -9,6 +9,7 @@
 #include <ctime>
 #include <utility>
 
+#include "identity/oidc_relying_party.h"
 #include "node/await.h"
 #include "node/web_util.h"
 
@@ -130,6 +131,16 @@ json JoinPolicies(std::string_view selected) {
   return out;
 }
 
+// The layout's `member` for `who` (HtmlPage finds only members of this node by itself).
+json MemberJson(const SignedIn& who) {
+  json m{{"handle", who.viewer.member.handle},
+         {"display_name", who.viewer.member.display_name},
+         {"address", who.viewer.address},
+         {"remote", who.remote()}};
+  if (who.remote()) m["home_node"] = who.session.home_node;
+  return m;
+}
+
 }  // namespace
 
 // --- shared helpers ------------------------------------------------------------------------
@@ -186,6 +197,7 @@ std::optional<std::string> NoticeText(std::string_view code) {
       {"pending",
        "Your change has been sent to the node that hosts this group. It will appear here when "
        "that node confirms it."},
+      {"created", "Your group has been created. You are its owner."},
       {"joined", "You have joined the group."},
       {"requested", "Your request to join has been sent to the group's facilitators."},
       {"left", "You have left the group."},
@@ -216,13 +228,32 @@ std::optional<std::string> NoticeText(std::string_view code) {
 // --- the class ----------------------------------------------------------------------------
 
 GroupPages::GroupPages(const WebContext& web, const ApiContext& api, GroupPagesExtras extras)
-    : web_(web), api_ctx_(api), api_(api) {
-  if (extras.store != nullptr) {
-    const std::string domain = web.config->node.domain();
-    read_markers_ = std::make_unique<ReadMarkers>(*extras.store);
-    searcher_ = std::make_unique<groups::Searcher>(*extras.store, domain);
-    directory_ = std::make_unique<groups::DirectoryStore>(*extras.store, *web.clock, domain);
+    : web_(web), api_ctx_(api), peers_(extras.peers), api_(api) {
+  if (extras.store != nullptr) read_markers_ = std::make_unique<ReadMarkers>(*extras.store);
+}
+
+void GroupPages::MarkRead(const SignedIn& who, const std::string& stream, int64_t thread_id,
+                          int64_t read_at) {
+  if (read_markers_ == nullptr) return;
+  read_markers_->Mark(who.viewer.address, stream, thread_id, read_at,
+                      identity::Done<void>([member = who.viewer.address](Status s) {
+                        if (!s.ok()) {
+                          spdlog::warn("read marker of {} not saved: {}", member,
+                                       s.error().message);
+                        }
+                      }));
+}
+
+std::optional<std::string> GroupPages::PeerBaseUrl(std::string_view domain) const {
+  if (peers_ == nullptr) return std::nullopt;
+  auto peers = peers_->List();
+  if (!peers.ok()) return std::nullopt;
+  for (const federation::Peer& p : *peers) {
+    if (p.state != federation::PeerState::kActive) continue;
+    auto d = identity::DomainOfBaseUrl(p.node_id);
+    if (d.ok() && *d == domain) return p.node_id;
   }
+  return std::nullopt;
 }
 
 void GroupPages::Register(Router& router, const std::shared_ptr<GroupPages>& self) {
@@ -237,6 +268,9 @@ void GroupPages::Register(Router& router, const std::shared_ptr<GroupPages>& sel
   using C = RequestContext;
   add(V::get, "/", [](P& p, C& ctx) { return p.Home(ctx); });
   add(V::get, "/groups", [](P& p, C& ctx) { return p.GroupList(ctx); });
+  add(V::get, "/groups/new", [](P& p, C& ctx) { return p.NewGroupPage(ctx); });
+  add(
+      V::post, "/groups/new", [](P& p, C& ctx) { return p.CreateGroup(ctx); }, form);
   const std::string g = "/groups/{group}";
   add(V::get, g, [](P& p, C& ctx) { return p.About(ctx); });
   add(
@@ -300,25 +334,57 @@ void GroupPages::Register(Router& router, const std::shared_ptr<GroupPages>& sel
   add(V::get, "/people/{address}", [](P& p, C& ctx) { return p.Person(ctx); });
 }
 
+std::optional<identity::Session> AnySession(const WebContext& web, const RequestContext& ctx) {
+  auto token = GetCookie(ctx.request, kSessionCookie);
+  if (!token || token->empty() || web.sessions == nullptr) return std::nullopt;
+  auto session = web.sessions->AuthenticateAny(*token);
+  if (!session.ok()) return std::nullopt;
+  return std::move(session).value();
+}
+
 std::variant<SignedIn, Response> GroupPages::RequireMember(const RequestContext& ctx) {
-  auto session = CurrentSession(web_, ctx);
+  // Members of this node and remote members (signed in through their home node) alike.
+  auto session = AnySession(web_, ctx);
   if (!session) {
     std::string here(ctx.path);
     if (!ctx.query.empty()) here += "?" + std::string(ctx.query);
     if (!IsLocalPath(here) || ctx.request.method() != http::verb::get) here = "/";
     return SeeOther("/sign-in?next=" + FormEncode(here));
   }
-  auto member = web_.members->GetById(session->member_id);
-  if (!member.ok()) {
-    if (member.error().code == ErrorCode::kNotFound) return SeeOther("/sign-in");
-    return ErrorPage(web_, http::status::service_unavailable, "Sorry, there is a problem",
-                     "This page cannot be shown right now. Try again in a few minutes.");
-  }
-  SignedIn who{std::move(session).value(), api::Viewer{}};
-  who.viewer.member = std::move(member).value();
-  who.viewer.address = who.viewer.member.Address(web_.config->node.domain());
-  who.viewer.session = who.session;
+  auto viewer = api::SessionViewer(api_ctx_, *session);
+  if (!viewer.ok()) return SeeOther("/sign-in");
+  SignedIn who{std::move(session).value(), std::move(viewer).value()};
   return who;
+}
+
+std::variant<GroupPages::GroupPageCall, Response> GroupPages::BeginGroupPage(
+    const RequestContext& ctx, bool content, std::string_view tab, bool facilitator) {
+  auto who_or = RequireMember(ctx);
+  if (auto* res = std::get_if<Response>(&who_or)) return std::move(*res);
+  SignedIn& who = std::get<SignedIn>(who_or);
+  auto view_or = LoadGroup(ctx, who, content, tab);
+  if (auto* res = std::get_if<Response>(&view_or)) return std::move(*res);
+  GroupView& view = std::get<GroupView>(view_or);
+  if (facilitator && (!view.role || *view.role < groups::Role::kFacilitator)) {
+    return Failure(&who, MakeError(ErrorCode::kPermissionDenied,
+                                   "only the group's facilitators can use its tools"));
+  }
+  return GroupPageCall{std::move(who), std::move(view)};
+}
+
+std::variant<GroupPages::GroupFormCall, Response> GroupPages::BeginGroupForm(
+    const RequestContext& ctx) {
+  auto who_or = RequireMember(ctx);
+  if (auto* res = std::get_if<Response>(&who_or)) return std::move(*res);
+  SignedIn& who = std::get<SignedIn>(who_or);
+  auto form_or = CheckedForm(ctx, who);
+  if (auto* res = std::get_if<Response>(&form_or)) return std::move(*res);
+  auto ref = api::GroupParam(ctx);
+  if (!ref.ok()) {
+    return Failure(&who, MakeError(ErrorCode::kNotFound, "there is no such group"));
+  }
+  return GroupFormCall{std::move(who), std::move(std::get<identity::OidcParams>(form_or)),
+                       std::move(ref).value()};
 }
 
 std::variant<identity::OidcParams, Response> GroupPages::CheckedForm(const RequestContext& ctx,
@@ -335,6 +401,8 @@ std::variant<identity::OidcParams, Response> GroupPages::CheckedForm(const Reque
 
 Response GroupPages::Page(const SignedIn& who, http::status status, std::string_view name,
                           json data) {
+  if (!data.is_object()) data = json::object();
+  data["member"] = MemberJson(who);
   return HtmlPage(web_, status, name, std::move(data), &who.session);
 }
 
@@ -363,7 +431,9 @@ Response GroupPages::Failure(const SignedIn* who, const Error& error) {
     message[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(message[0])));
     if (message.back() != '.') message += '.';
   }
-  return ErrorPage(web_, status, title, message, who != nullptr ? &who->session : nullptr);
+  if (who == nullptr) return ErrorPage(web_, status, title, message);
+  return Page(*who, status, "error",
+              json{{"title", title}, {"message", message}, {"page_title", title}});
 }
 
 groups::Command GroupPages::MakeCommand(const groups::GroupRef& ref, std::string_view type,
@@ -461,7 +531,7 @@ asio::awaitable<Response> GroupPages::SubmitThenRedirect(const SignedIn& who,
 // --- home --------------------------------------------------------------------------------
 
 asio::awaitable<Response> GroupPages::Home(RequestContext& ctx) {
-  auto session = CurrentSession(web_, ctx);
+  auto session = AnySession(web_, ctx);
   if (!session) {
     co_return HtmlPage(web_, http::status::ok, "home",
                        {{"page_title", web_.config->node.name}, {"signed_out", true}});
@@ -525,6 +595,7 @@ asio::awaitable<Response> GroupPages::Home(RequestContext& ctx) {
       {"display_name", who.viewer.member.display_name.empty() ? who.viewer.member.handle
                                                               : who.viewer.member.display_name},
       {"address", who.viewer.address},
+      {"remote", who.remote()},
       {"my_groups", std::move(groups_out)},
       {"activity", std::move(activity)},
       {"has_pending", !pending.empty()},
@@ -551,19 +622,145 @@ asio::awaitable<Response> GroupPages::GroupList(RequestContext& ctx) {
                    {"archived", g.status == groups::GroupStatus::kArchived},
                    {"member_count", g.member_count}});
   }
-  json data{{"page_title", "Groups"}, {"q", q}, {"groups", out}, {"count", out.size()}};
+  json data{{"page_title", "Groups"},
+            {"q", q},
+            {"remote", who.remote()},
+            {"groups", out},
+            {"count", out.size()}};
   co_return Page(who, http::status::ok, "groups", std::move(data));
+}
+
+// --- create a group ----------------------------------------------------------------------
+
+namespace {
+
+// The form field an error of groups::ValidateEventData / ValidateSlug ("field: problem") is
+// about, as the new-group and settings forms name them.
+std::string SettingsField(std::string_view message) {
+  const std::string field(message.substr(0, message.find(':')));
+  if (field == "visibility") return "visibility-public";
+  if (field == "join_policy") return "join_policy-open";
+  if (field == "slug" || field == "description" || field == "tags") return field;
+  return "name";
+}
+
+// The text shown for such an error: "Name must be ..." from "name: must be ...".
+std::string SettingsMessage(std::string_view message) {
+  static const std::pair<std::string_view, std::string_view> kLabels[] = {
+      {"name", "The name"},
+      {"slug", "The short name"},
+      {"description", "The description"},
+      {"tags", "Tags"},
+      {"visibility", "Who can see the group"},
+      {"join_policy", "Who can join"}};
+  const size_t colon = message.find(": ");
+  if (colon == std::string_view::npos) return std::string(message);
+  const std::string_view field = message.substr(0, colon);
+  for (const auto& [f, label] : kLabels) {
+    if (f == field) return std::string(label) + " " + std::string(message.substr(colon + 2));
+  }
+  return std::string(message);
+}
+
+// A node hosts the groups of its own members (groups/decide.cc): a remote member creates
+// theirs at home.
+Error RemoteCannotCreate(const SignedIn& who) {
+  return MakeError(ErrorCode::kPermissionDenied,
+                   "groups are created by the members of the node that hosts them: create "
+                   "yours at your own organisation's node, " +
+                       who.session.home_node + "/groups/new");
+}
+
+json NewGroupData(const identity::OidcParams* form) {
+  json settings{{"name", ""},
+                {"slug", ""},
+                {"description", ""},
+                {"tags", ""},
+                {"visibilities", Visibilities("public")},
+                {"policies", JoinPolicies("open")}};
+  if (form != nullptr) {
+    settings = {{"name", form->Get("name")},
+                {"slug", form->Get("slug")},
+                {"description", form->Get("description")},
+                {"tags", form->Get("tags")},
+                {"visibilities", Visibilities(form->Get("visibility"))},
+                {"policies", JoinPolicies(form->Get("join_policy"))}};
+  }
+  return json{{"page_title", "Create a group"}, {"new_group", true}, {"settings", settings}};
+}
+
+}  // namespace
+
+asio::awaitable<Response> GroupPages::NewGroupPage(RequestContext& ctx) {
+  auto who_or = RequireMember(ctx);
+  if (auto* res = std::get_if<Response>(&who_or)) co_return std::move(*res);
+  const SignedIn& who = std::get<SignedIn>(who_or);
+  if (who.remote()) co_return Failure(&who, RemoteCannotCreate(who));
+  co_return Page(who, http::status::ok, "group-new", NewGroupData(nullptr));
+}
+
+asio::awaitable<Response> GroupPages::CreateGroup(RequestContext& ctx) {
+  auto who_or = RequireMember(ctx);
+  if (auto* res = std::get_if<Response>(&who_or)) co_return std::move(*res);
+  const SignedIn& who = std::get<SignedIn>(who_or);
+  auto form_or = CheckedForm(ctx, who);
+  if (auto* res = std::get_if<Response>(&form_or)) co_return std::move(*res);
+  const identity::OidcParams& form = std::get<identity::OidcParams>(form_or);
+  if (who.remote()) co_return Failure(&who, RemoteCannotCreate(who));
+  json data = NewGroupData(&form);
+  api::NewGroup group;
+  group.name = Trim(form.Get("name"));
+  group.slug = Trim(form.Get("slug"));
+  group.description = form.Get("description");
+  group.tags = api::SplitTags(form.Get("tags"));
+  group.visibility = form.Get("visibility");
+  group.join_policy = form.Get("join_policy");
+  if (group.name.empty()) AddFieldError(data, "name", "Enter the group's name");
+  if (group.slug.empty()) group.slug = api::SlugFromName(group.name);
+  if (group.slug.empty() && !group.name.empty()) {
+    AddFieldError(data, "slug",
+                  "Enter a short name using letters a to z, digits and hyphens, like "
+                  "change-managers");
+  }
+  if (group.visibility.empty()) {
+    AddFieldError(data, "visibility-public", "Select who can see the group");
+  }
+  if (group.join_policy.empty()) AddFieldError(data, "join_policy-open", "Select who can join");
+  std::optional<groups::Command> command;
+  if (!HasErrors(data)) {
+    // The same command and checks as POST /api/v1/groups.
+    auto made = api::NewGroupCommand(api_ctx_, who.viewer, group);
+    if (made.ok()) {
+      command = std::move(made).value();
+    } else {
+      AddFieldError(data, SettingsField(made.error().message),
+                    SettingsMessage(made.error().message));
+    }
+  }
+  if (HasErrors(data)) {
+    data["page_title"] = "Error: Create a group";
+    co_return Page(who, http::status::bad_request, "group-new", std::move(data));
+  }
+  groups::GroupRef ref{group.slug, web_.config->node.domain()};
+  auto result = co_await api_ctx_.replicator->Submit(std::move(*command));
+  if (!result.ok()) {
+    if (result.error().code != ErrorCode::kConflict) co_return Failure(&who, result.error());
+    AddFieldError(data, "slug",
+                  "There is already a group called " + ref.Id() + ": choose another short name");
+    data["page_title"] = "Error: Create a group";
+    co_return Page(who, http::status::bad_request, "group-new", std::move(data));
+  }
+  co_return SeeOther(GroupPath(ref) + "?notice=created");
 }
 
 // --- about, join, leave ------------------------------------------------------------------
 
 asio::awaitable<Response> GroupPages::About(RequestContext& ctx) {
-  auto who_or = RequireMember(ctx);
-  if (auto* res = std::get_if<Response>(&who_or)) co_return std::move(*res);
-  const SignedIn& who = std::get<SignedIn>(who_or);
-  auto view_or = LoadGroup(ctx, who, false, "about");
-  if (auto* res = std::get_if<Response>(&view_or)) co_return std::move(*res);
-  GroupView& view = std::get<GroupView>(view_or);
+  auto call_or = BeginGroupPage(ctx, false, "about");
+  if (auto* res = std::get_if<Response>(&call_or)) co_return std::move(*res);
+  GroupPageCall& call = std::get<GroupPageCall>(call_or);
+  const SignedIn& who = call.who;
+  GroupView& view = call.view;
   json& data = view.data;
   const groups::Group& g = view.group;
   data["page_title"] = g.name;
@@ -591,38 +788,36 @@ asio::awaitable<Response> GroupPages::About(RequestContext& ctx) {
 }
 
 asio::awaitable<Response> GroupPages::JoinOrLeave(RequestContext& ctx, bool join) {
-  auto who_or = RequireMember(ctx);
-  if (auto* res = std::get_if<Response>(&who_or)) co_return std::move(*res);
-  const SignedIn& who = std::get<SignedIn>(who_or);
-  auto form_or = CheckedForm(ctx, who);
-  if (auto* res = std::get_if<Response>(&form_or)) co_return std::move(*res);
-  const identity::OidcParams& form = std::get<identity::OidcParams>(form_or);
-  auto ref = api::GroupParam(ctx);
-  if (!ref.ok()) co_return Failure(&who, ref.error());
-  const std::string back = GroupPath(*ref);
+  auto call_or = BeginGroupForm(ctx);
+  if (auto* res = std::get_if<Response>(&call_or)) co_return std::move(*res);
+  const GroupFormCall& call = std::get<GroupFormCall>(call_or);
+  const SignedIn& who = call.who;
+  const identity::OidcParams& form = call.form;
+  const groups::GroupRef& ref = call.ref;
+  const std::string back = GroupPath(ref);
   if (!join) {
-    groups::Command command = MakeCommand(*ref, groups::event_type::kMemberLeft, who,
+    groups::Command command = MakeCommand(ref, groups::event_type::kMemberLeft, who,
                                           json{{"member", who.viewer.address}});
     co_return co_await SubmitThenRedirect(who, std::move(command), back, std::string("left"));
   }
   // The same choice as the API's join: the policy decides between joining and asking.
   bool request = form.Get("request") == "1";
-  if (auto group = api_ctx_.groups->GetGroup(ref->Stream()); group.ok()) {
+  if (auto group = api_ctx_.groups->GetGroup(ref.Stream()); group.ok()) {
     request = false;
     if (group->join_policy == groups::JoinPolicy::kRequest) {
       request = true;
-      if (auto invites = api_ctx_.groups->Invites(ref->Stream()); invites.ok()) {
+      if (auto invites = api_ctx_.groups->Invites(ref.Stream()); invites.ok()) {
         for (const auto& i : *invites) request = request && i.member != who.viewer.address;
       }
     }
   }
   if (request) {
     groups::Command command =
-        MakeCommand(*ref, groups::event_type::kMemberRequested, who,
+        MakeCommand(ref, groups::event_type::kMemberRequested, who,
                     json{{"member", who.viewer.address}, {"message", Trim(form.Get("message"))}});
     co_return co_await SubmitThenRedirect(who, std::move(command), back, std::string("requested"));
   }
-  groups::Command command = MakeCommand(*ref, groups::event_type::kMemberJoined, who,
+  groups::Command command = MakeCommand(ref, groups::event_type::kMemberJoined, who,
                                         json{{"member", who.viewer.address}});
   co_return co_await SubmitThenRedirect(who, std::move(command), back, std::string("joined"));
 }
@@ -630,12 +825,11 @@ asio::awaitable<Response> GroupPages::JoinOrLeave(RequestContext& ctx, bool join
 // --- members -----------------------------------------------------------------------------
 
 asio::awaitable<Response> GroupPages::Members(RequestContext& ctx) {
-  auto who_or = RequireMember(ctx);
-  if (auto* res = std::get_if<Response>(&who_or)) co_return std::move(*res);
-  const SignedIn& who = std::get<SignedIn>(who_or);
-  auto view_or = LoadGroup(ctx, who, true, "members");
-  if (auto* res = std::get_if<Response>(&view_or)) co_return std::move(*res);
-  GroupView& view = std::get<GroupView>(view_or);
+  auto call_or = BeginGroupPage(ctx, true, "members");
+  if (auto* res = std::get_if<Response>(&call_or)) co_return std::move(*res);
+  GroupPageCall& call = std::get<GroupPageCall>(call_or);
+  const SignedIn& who = call.who;
+  GroupView& view = call.view;
   auto members = api_ctx_.groups->Members(view.group.ref.Stream());
   if (!members.ok()) co_return Failure(&who, members.error());
   const std::string q = Trim(ctx.QueryParam("q").value_or(""));
@@ -752,20 +946,18 @@ asio::awaitable<Response> GroupPages::Manage(RequestContext& ctx) {
 }
 
 asio::awaitable<Response> GroupPages::ManageAction(RequestContext& ctx, std::string action) {
-  auto who_or = RequireMember(ctx);
-  if (auto* res = std::get_if<Response>(&who_or)) co_return std::move(*res);
-  const SignedIn& who = std::get<SignedIn>(who_or);
-  auto form_or = CheckedForm(ctx, who);
-  if (auto* res = std::get_if<Response>(&form_or)) co_return std::move(*res);
-  const identity::OidcParams& form = std::get<identity::OidcParams>(form_or);
-  auto ref = api::GroupParam(ctx);
-  if (!ref.ok()) co_return Failure(&who, ref.error());
-  const std::string back = GroupPath(*ref, "/manage");
+  auto call_or = BeginGroupForm(ctx);
+  if (auto* res = std::get_if<Response>(&call_or)) co_return std::move(*res);
+  const GroupFormCall& call = std::get<GroupFormCall>(call_or);
+  const SignedIn& who = call.who;
+  const identity::OidcParams& form = call.form;
+  const groups::GroupRef& ref = call.ref;
+  const std::string back = GroupPath(ref, "/manage");
   const std::string member(ctx.Param("member"));
   namespace et = groups::event_type;
   if (action == "approve" || action == "decline") {
     groups::Command command =
-        MakeCommand(*ref, action == "approve" ? et::kMemberApproved : et::kMemberDeclined, who,
+        MakeCommand(ref, action == "approve" ? et::kMemberApproved : et::kMemberDeclined, who,
                     json{{"member", member}});
     co_return co_await SubmitThenRedirect(
         who, std::move(command), back,
@@ -773,18 +965,18 @@ asio::awaitable<Response> GroupPages::ManageAction(RequestContext& ctx, std::str
                                         : std::string_view("declined")));
   }
   if (action == "role") {
-    groups::Command command = MakeCommand(*ref, et::kMemberRoleChanged, who,
+    groups::Command command = MakeCommand(ref, et::kMemberRoleChanged, who,
                                           json{{"member", member}, {"role", form.Get("role")}});
     co_return co_await SubmitThenRedirect(who, std::move(command), back, std::string("role"));
   }
   if (action == "remove") {
-    groups::Command command = MakeCommand(*ref, et::kMemberRemoved, who, json{{"member", member}});
+    groups::Command command = MakeCommand(ref, et::kMemberRemoved, who, json{{"member", member}});
     co_return co_await SubmitThenRedirect(who, std::move(command), back,
                                           std::string("member_removed"));
   }
   if (action == "archive" || action == "unarchive") {
     groups::Command command = MakeCommand(
-        *ref, action == "archive" ? et::kGroupArchived : et::kGroupUnarchived, who, json::object());
+        ref, action == "archive" ? et::kGroupArchived : et::kGroupUnarchived, who, json::object());
     co_return co_await SubmitThenRedirect(
         who, std::move(command), back,
         std::string(action == "archive" ? std::string_view("archived")
@@ -814,12 +1006,7 @@ asio::awaitable<Response> GroupPages::ManageAction(RequestContext& ctx, std::str
                     {"visibility", form.Get("visibility")},
                     {"join_policy", form.Get("join_policy")}};
     if (Status s = groups::ValidateEventData(type, command_data); !s.ok() && !HasErrors(errors)) {
-      std::string field = s.error().message.substr(0, s.error().message.find(':'));
-      if (field != "name" && field != "description" && field != "tags" && field != "visibility" &&
-          field != "join_policy") {
-        field = "name";
-      }
-      AddFieldError(errors, field, s.error().message);
+      AddFieldError(errors, SettingsField(s.error().message), SettingsMessage(s.error().message));
     }
   }
   if (HasErrors(errors)) {
@@ -834,7 +1021,7 @@ asio::awaitable<Response> GroupPages::ManageAction(RequestContext& ctx, std::str
     }
     co_return ManagePage(*this, ctx, who, std::move(errors), http::status::bad_request);
   }
-  groups::Command command = MakeCommand(*ref, type, who, std::move(command_data));
+  groups::Command command = MakeCommand(ref, type, who, std::move(command_data));
   co_return co_await SubmitThenRedirect(
       who, std::move(command), back,
       std::string(action == "invite" ? std::string_view("invited") : std::string_view("settings")));
@@ -864,6 +1051,15 @@ asio::awaitable<Response> GroupPages::Profile(RequestContext& ctx) {
   auto who_or = RequireMember(ctx);
   if (auto* res = std::get_if<Response>(&who_or)) co_return std::move(*res);
   const SignedIn& who = std::get<SignedIn>(who_or);
+  if (who.remote()) {
+    // A remote member's profile is kept by their home node: edit it there.
+    json data{{"page_title", "Your profile"},
+              {"address", who.viewer.address},
+              {"remote", true},
+              {"home_node", who.session.home_node},
+              {"home_profile", who.session.home_node + "/profile"}};
+    co_return Page(who, http::status::ok, "profile", std::move(data));
+  }
   const identity::Member& m = who.viewer.member;
   json data{{"page_title", "Your profile"},
             {"address", who.viewer.address},
@@ -885,6 +1081,8 @@ asio::awaitable<Response> GroupPages::SaveProfile(RequestContext& ctx) {
   const SignedIn& who = std::get<SignedIn>(who_or);
   auto form_or = CheckedForm(ctx, who);
   if (auto* res = std::get_if<Response>(&form_or)) co_return std::move(*res);
+  // Nothing to save here for a remote member: the page says where to go.
+  if (who.remote()) co_return SeeOther("/profile");
   const identity::OidcParams& form = std::get<identity::OidcParams>(form_or);
   identity::ProfileUpdate update;
   update.display_name = Trim(form.Get("display_name"));
@@ -945,10 +1143,217 @@ asio::awaitable<Response> GroupPages::SaveProfile(RequestContext& ctx) {
 
 // --- directory and people --------------------------------------------------------------------
 
+namespace {
+
+// A group's tags as text ("climate, net zero").
+std::string JoinTags(const std::vector<std::string>& tags) {
+  std::string out;
+  for (const auto& t : tags) out += (out.empty() ? "" : ", ") + t;
+  return out;
+}
+
+// Snippet text without the JSON punctuation of a group's tags (the search index keeps a
+// group's tags as the JSON text of the listing: ["climate","net zero"]).
+std::string TagText(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text.compare(i, 3, "\",\"") == 0) {
+      out += ", ";
+      i += 2;
+    } else if (text.compare(i, 2, "[\"") == 0 || text.compare(i, 2, "\"]") == 0) {
+      ++i;
+    } else if (text.compare(i, 2, "[]") == 0) {
+      ++i;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+std::string_view KindLabel(std::string_view kind) {
+  if (kind == "people") return "People";
+  if (kind == "groups") return "Groups";
+  if (kind == "content") return "Threads, posts and documents";
+  return "Everything";
+}
+
+}  // namespace
+
+// What the directory knows of a group for its buttons.
+struct GroupFacts {
+  groups::GroupRef ref;
+  groups::JoinPolicy join_policy = groups::JoinPolicy::kOpen;
+  groups::GroupStatus status = groups::GroupStatus::kActive;
+  std::vector<std::string> tags;
+  bool known_here = false;  // owned or mirrored here: its page here works
+  bool member = false;
+  bool invited = false;
+  bool requested = false;
+};
+
+json GroupPages::GroupAction(const SignedIn& who, const GroupFacts& g) const {
+  const std::string domain = web_.config->node.domain();
+  const std::string id = g.ref.Id();
+  json a{{"path", GroupPath(g.ref)}};
+  if (g.status == groups::GroupStatus::kArchived) {
+    a["archived"] = true;
+    return a;
+  }
+  if (g.member) {
+    a["is_member"] = true;
+    return a;
+  }
+  if (g.ref.domain == domain) {
+    if (g.requested) {
+      a["requested"] = true;
+    } else if (g.invited || g.join_policy == groups::JoinPolicy::kOpen) {
+      a["join_path"] = GroupPath(g.ref, "/join");
+      a["join_label"] = "Join";
+    } else if (g.join_policy == groups::JoinPolicy::kRequest) {
+      a["join_path"] = GroupPath(g.ref, "/join");
+      a["join_label"] = "Ask to join";
+    } else {
+      a["invite_only"] = true;
+    }
+    return a;
+  }
+  // Hosted by a peer: the member joins at the group's owner. A member of this node signs in
+  // there through this node (one click, no password); a remote member goes straight there.
+  std::optional<std::string> owner = PeerBaseUrl(g.ref.domain);
+  if (!owner && who.remote()) {
+    if (auto home = identity::DomainOfBaseUrl(who.session.home_node);
+        home.ok() && *home == g.ref.domain) {
+      owner = who.session.home_node;
+    }
+  }
+  if (!owner) return a;  // no way to reach the owner from here: the page here
+  const std::string page = "/groups/" + id;
+  a["owner_path"] =
+      who.remote()
+          ? *owner + page
+          : *owner + "/sign-in/organisation?node=" + FormEncode(web_.config->node.base_url) +
+                "&next=" + FormEncode(page);
+  a["owner"] = g.ref.domain;
+  a["join_label"] = g.join_policy == groups::JoinPolicy::kRequest ? "Ask to join" : "Join";
+  if (!g.known_here) a["path"] = a["owner_path"];
+  return a;
+}
+
+json GroupPages::NodeOptions(std::string_view selected) const {
+  json out = json::array();
+  out.push_back({{"value", ""}, {"label", "Any node"}, {"selected", selected.empty()}});
+  const std::string domain = web_.config->node.domain();
+  out.push_back({{"value", domain},
+                 {"label", web_.config->node.name + " (this node)"},
+                 {"selected", selected == domain}});
+  if (peers_ != nullptr) {
+    if (auto peers = peers_->List(); peers.ok()) {
+      for (const federation::Peer& p : *peers) {
+        if (p.state != federation::PeerState::kActive) continue;
+        auto d = identity::DomainOfBaseUrl(p.node_id);
+        if (!d.ok()) continue;
+        out.push_back({{"value", *d},
+                       {"label", (p.name.empty() ? *d : p.name) + " (" + *d + ")"},
+                       {"selected", selected == *d}});
+      }
+    }
+  }
+  return out;
+}
+
+json GroupPages::ResultsJson(const SignedIn& who,
+                             const std::vector<groups::SearchHit>& hits) const {
+  json results = json::array();
+  std::optional<std::vector<groups::Group>> mine;
+  if (auto got = api_ctx_.groups->GroupsOf(who.viewer.address); got.ok()) {
+    mine = std::move(got).value();
+  }
+  for (const groups::SearchHit& h : hits) {
+    json snippet = json::array();
+    for (const auto& part : h.snippet) {
+      std::string text = h.kind == groups::SearchKind::kGroup ? TagText(part.text) : part.text;
+      snippet.push_back({{"text", std::move(text)}, {"match", part.match}});
+    }
+    json r{{"kind", groups::SearchKindName(h.kind)},
+           {"title", h.title},
+           {"snippet", std::move(snippet)},
+           {"node", h.node},
+           {"organisation", h.organisation},
+           {"job_title", h.job_title},
+           {"visibility", h.visibility}};
+    auto group_ref = groups::ParseGroupId(h.group);
+    switch (h.kind) {
+      case groups::SearchKind::kPerson:
+        r["path"] = "/people/" + h.address;
+        r["label"] = "Person";
+        r["detail"] = h.address;
+        break;
+      case groups::SearchKind::kGroup: {
+        r["path"] = group_ref.ok() ? GroupPath(*group_ref) : "";
+        r["label"] = "Group";
+        r["detail"] = h.group;
+        if (!group_ref.ok()) break;
+        GroupFacts facts;
+        facts.ref = *group_ref;
+        if (auto g = api_ctx_.groups->GetGroup(group_ref->Stream()); g.ok()) {
+          facts.join_policy = g->join_policy;
+          facts.status = g->status;
+          facts.tags = g->tags;
+          facts.known_here = true;
+          const std::string stream = group_ref->Stream();
+          if (auto invites = api_ctx_.groups->Invites(stream); invites.ok()) {
+            for (const auto& i : *invites) facts.invited |= i.member == who.viewer.address;
+          }
+          if (auto requests = api_ctx_.groups->Requests(stream); requests.ok()) {
+            for (const auto& q2 : *requests) facts.requested |= q2.member == who.viewer.address;
+          }
+        } else if (api_ctx_.directory != nullptr) {
+          if (auto l = api_ctx_.directory->GetListing(h.group); l.ok()) {
+            facts.join_policy = l->join_policy;
+            facts.status = l->status;
+            facts.tags = l->tags;
+          }
+        }
+        if (mine) {
+          for (const auto& m : *mine) facts.member |= m.ref.Id() == h.group;
+        }
+        r["tags"] = JoinTags(facts.tags);
+        r["archived"] = facts.status == groups::GroupStatus::kArchived;
+        json action = GroupAction(who, facts);
+        r["path"] = action["path"];
+        r["action"] = std::move(action);
+        break;
+      }
+      case groups::SearchKind::kThread:
+      case groups::SearchKind::kPost:
+        r["path"] = group_ref.ok()
+                        ? GroupPath(*group_ref, "/forum/" + std::to_string(h.thread_id) +
+                                                    (h.kind == groups::SearchKind::kPost
+                                                         ? "#post-" + std::to_string(h.post_id)
+                                                         : ""))
+                        : "";
+        r["label"] = h.kind == groups::SearchKind::kPost ? "Post" : "Thread";
+        r["detail"] = "in " + h.group;
+        break;
+      case groups::SearchKind::kDocument:
+        r["path"] = group_ref.ok()
+                        ? GroupPath(*group_ref, "/library/" + std::to_string(h.document_id))
+                        : "";
+        r["label"] = "Document";
+        r["detail"] = "in " + h.group;
+        break;
+    }
+    results.push_back(std::move(r));
+  }
+  return results;
+}
+
 asio::awaitable<Response> GroupPages::Directory(RequestContext& ctx) {
   auto who_or = RequireMember(ctx);
   if (auto* res = std::get_if<Response>(&who_or)) co_return std::move(*res);
   const SignedIn& who = std::get<SignedIn>(who_or);
+  if (api_ctx_.searcher != nullptr) co_return co_await SearchDirectory(ctx, who);
   const std::string q = Trim(ctx.QueryParam("q").value_or(""));
   const std::string organisation = Trim(ctx.QueryParam("organisation").value_or(""));
   const std::string node = Trim(ctx.QueryParam("node").value_or(""));
@@ -956,58 +1361,74 @@ asio::awaitable<Response> GroupPages::Directory(RequestContext& ctx) {
   if (kind != "people" && kind != "groups") kind = "all";
   const std::string domain = web_.config->node.domain();
   const bool searched = !q.empty() || !organisation.empty() || !node.empty();
-  if (searcher_ != nullptr) co_return SearchDirectory(ctx, who);
 
-  // Until the network directory index (groups/directory.h) is wired in, the directory lists
-  // this node's people who opted in and the groups known here (owned or mirrored).
+  // Without the network directory index (groups/directory.h), the directory lists this
+  // node's people who opted in and the groups known here (owned or mirrored). The scan of the
+  // members runs on the blocking pool.
   json people = json::array();
   if (kind != "groups" && searched && (node.empty() || ContainsNoCase(domain, node))) {
-    int64_t after = 0;
-    size_t scanned = 0;
-    while (people.size() < kMaxShownPeople && scanned < kMaxScannedMembers) {
-      auto page = web_.members->List(after, 200);
-      if (!page.ok()) co_return Failure(&who, page.error());
-      for (const identity::Member& m : page->members) {
-        ++scanned;
-        if (m.visibility == identity::DirectoryVisibility::kHidden ||
-            m.status != identity::MemberStatus::kActive) {
-          continue;
+    identity::MemberStore* members = web_.members;
+    // Named, not a temporary in the co_await expression (GCC 12; see SearchDirectory).
+    std::function<Result<json>()> scan = [members, q, organisation, domain]() -> Result<json> {
+      json out = json::array();
+      int64_t after = 0;
+      size_t scanned = 0;
+      while (out.size() < kMaxShownPeople && scanned < kMaxScannedMembers) {
+        auto page = members->List(after, 200);
+        if (!page.ok()) return std::move(page).error();
+        for (const identity::Member& m : page->members) {
+          ++scanned;
+          if (m.visibility == identity::DirectoryVisibility::kHidden ||
+              m.status != identity::MemberStatus::kActive) {
+            continue;
+          }
+          const std::string address = m.Address(domain);
+          if (!(ContainsNoCase(m.display_name, q) || ContainsNoCase(address, q) ||
+                ContainsNoCase(m.job_title, q) || ContainsNoCase(m.bio, q))) {
+            continue;
+          }
+          if (!ContainsNoCase(m.organisation, organisation)) continue;
+          out.push_back({{"name", m.display_name.empty() ? address : m.display_name},
+                         {"address", address},
+                         {"path", "/people/" + address},
+                         {"organisation", m.organisation},
+                         {"job_title", m.job_title}});
+          if (out.size() >= kMaxShownPeople) break;
         }
-        const std::string address = m.Address(domain);
-        if (!(ContainsNoCase(m.display_name, q) || ContainsNoCase(address, q) ||
-              ContainsNoCase(m.job_title, q) || ContainsNoCase(m.bio, q))) {
-          continue;
-        }
-        if (!ContainsNoCase(m.organisation, organisation)) continue;
-        people.push_back({{"name", m.display_name.empty() ? address : m.display_name},
-                          {"address", address},
-                          {"path", "/people/" + address},
-                          {"organisation", m.organisation},
-                          {"job_title", m.job_title}});
-        if (people.size() >= kMaxShownPeople) break;
+        if (page->next_after == 0) break;
+        after = page->next_after;
       }
-      if (page->next_after == 0) break;
-      after = page->next_after;
-    }
+      return out;
+    };
+    auto found = co_await api::OnPool<json>(api_ctx_.blocking_pool, scan);
+    if (!found.ok()) co_return Failure(&who, found.error());
+    people = std::move(found).value();
   }
   json found_groups = json::array();
   if (kind != "people" && searched && organisation.empty()) {
     auto list = api_ctx_.groups->ListGroups(who.viewer.address);
     if (!list.ok()) co_return Failure(&who, list.error());
+    auto mine = api_ctx_.groups->GroupsOf(who.viewer.address);
     for (const groups::Group& g : *list) {
       if (!ContainsNoCase(g.ref.domain, node)) continue;
-      std::string tags;
-      for (const auto& t : g.tags) tags += " " + t;
+      const std::string tags = JoinTags(g.tags);
       if (!ContainsNoCase(g.name, q) && !ContainsNoCase(g.description, q) &&
           !ContainsNoCase(tags, q)) {
         continue;
+      }
+      GroupFacts facts{g.ref, g.join_policy, g.status, g.tags, true};
+      if (mine.ok()) {
+        for (const auto& m : *mine) facts.member = facts.member || m.ref.Id() == g.ref.Id();
       }
       found_groups.push_back({{"name", g.name},
                               {"path", GroupPath(g.ref)},
                               {"id", g.ref.Id()},
                               {"description", g.description},
+                              {"tags", tags},
                               {"visibility", groups::VisibilityName(g.visibility)},
                               {"host", HostLabel(g)},
+                              {"archived", g.status == groups::GroupStatus::kArchived},
+                              {"action", GroupAction(who, facts)},
                               {"member_count", g.member_count}});
     }
   }
@@ -1020,6 +1441,7 @@ asio::awaitable<Response> GroupPages::Directory(RequestContext& ctx) {
             {"q", q},
             {"organisation", organisation},
             {"node_filter", node},
+            {"nodes", NodeOptions(node)},
             {"kinds", std::move(kinds)},
             {"searched", searched},
             {"people_count", people.size()},
@@ -1029,7 +1451,7 @@ asio::awaitable<Response> GroupPages::Directory(RequestContext& ctx) {
   co_return Page(who, http::status::ok, "directory", std::move(data));
 }
 
-Response GroupPages::SearchDirectory(const RequestContext& ctx, const SignedIn& who) {
+asio::awaitable<Response> GroupPages::SearchDirectory(RequestContext& ctx, const SignedIn& who) {
   constexpr size_t kPerPage = 20;
   const std::string q = Trim(ctx.QueryParam("q").value_or(""));
   const std::string organisation = Trim(ctx.QueryParam("organisation").value_or(""));
@@ -1061,63 +1483,32 @@ Response GroupPages::SearchDirectory(const RequestContext& ctx, const SignedIn& 
   filters.organisation = organisation;
   filters.node = node;
   filters.visibility = visibility;
+  // A filter alone searches too (everything of that organisation / node / visibility) only
+  // with words; without any words the page explains what to type.
   const bool searched = !q.empty();
   json results = json::array();
   bool more = false;
   if (searched) {
-    auto page = searcher_->Search(who.viewer.address, q, filters, kPerPage, offset);
+    // FTS5 queries take milliseconds: on the blocking pool, never on an I/O thread.
+    // A named std::function, not a lambda temporary inside the co_await expression: GCC 12
+    // destroys such a temporary with non-trivial captures twice.
+    groups::Searcher* searcher = api_ctx_.searcher;
+    std::function<Result<groups::SearchPage>()> search = [searcher, viewer = who.viewer.address, q,
+                                                          filters, offset]() {
+      return searcher->Search(viewer, q, filters, kPerPage, offset);
+    };
+    auto page = co_await api::OnPool<groups::SearchPage>(api_ctx_.blocking_pool, search);
     if (!page.ok()) {
-      if (page.error().code != ErrorCode::kInvalidArgument) return Failure(&who, page.error());
-      json data{{"page_title", "Error: Directory"}, {"q", q}};
+      if (page.error().code != ErrorCode::kInvalidArgument) co_return Failure(&who, page.error());
+      json data{{"page_title", "Error: Directory"},
+                {"q", q},
+                {"indexed", true},
+                {"nodes", NodeOptions(node)}};
       AddFieldError(data, "q", "Enter a shorter search (at most 500 characters)");
-      return Page(who, http::status::bad_request, "directory", std::move(data));
+      co_return Page(who, http::status::bad_request, "directory", std::move(data));
     }
     more = page->more;
-    for (const groups::SearchHit& h : page->hits) {
-      json snippet = json::array();
-      for (const auto& part : h.snippet) {
-        snippet.push_back({{"text", part.text}, {"match", part.match}});
-      }
-      json r{{"kind", groups::SearchKindName(h.kind)},
-             {"title", h.title},
-             {"snippet", std::move(snippet)},
-             {"node", h.node},
-             {"organisation", h.organisation},
-             {"job_title", h.job_title},
-             {"visibility", h.visibility}};
-      auto group_ref = groups::ParseGroupId(h.group);
-      switch (h.kind) {
-        case groups::SearchKind::kPerson:
-          r["path"] = "/people/" + h.address;
-          r["label"] = "Person";
-          r["detail"] = h.address;
-          break;
-        case groups::SearchKind::kGroup:
-          r["path"] = group_ref.ok() ? GroupPath(*group_ref) : "";
-          r["label"] = "Group";
-          r["detail"] = h.group;
-          break;
-        case groups::SearchKind::kThread:
-        case groups::SearchKind::kPost:
-          r["path"] = group_ref.ok()
-                          ? GroupPath(*group_ref, "/forum/" + std::to_string(h.thread_id) +
-                                                      (h.kind == groups::SearchKind::kPost
-                                                           ? "#post-" + std::to_string(h.post_id)
-                                                           : ""))
-                          : "";
-          r["label"] = h.kind == groups::SearchKind::kPost ? "Post" : "Thread";
-          r["detail"] = "in " + h.group;
-          break;
-        case groups::SearchKind::kDocument:
-          r["path"] = group_ref.ok()
-                          ? GroupPath(*group_ref, "/library/" + std::to_string(h.document_id))
-                          : "";
-          r["label"] = "Document";
-          r["detail"] = "in " + h.group;
-          break;
-      }
-      results.push_back(std::move(r));
-    }
+    results = ResultsJson(who, page->hits);
   }
   auto link = [&](size_t at) {
     return "/directory?q=" + FormEncode(q) + "&kind=" + kind +
@@ -1128,10 +1519,8 @@ Response GroupPages::SearchDirectory(const RequestContext& ctx, const SignedIn& 
   if (offset > 0) pagination["prev"] = link(offset > kPerPage ? offset - kPerPage : 0);
   if (more) pagination["next"] = link(offset + kPerPage);
   json kinds = json::array();
-  for (auto [value, label] :
-       {std::pair{"all", "Everything"}, std::pair{"people", "People"},
-        std::pair{"groups", "Groups"}, std::pair{"content", "Threads, posts and documents"}}) {
-    kinds.push_back({{"value", value}, {"label", label}, {"selected", kind == value}});
+  for (std::string_view value : {"all", "people", "groups", "content"}) {
+    kinds.push_back({{"value", value}, {"label", KindLabel(value)}, {"selected", kind == value}});
   }
   json visibilities = json::array();
   for (auto [value, label] :
@@ -1144,6 +1533,7 @@ Response GroupPages::SearchDirectory(const RequestContext& ctx, const SignedIn& 
             {"q", q},
             {"organisation", organisation},
             {"node_filter", node},
+            {"nodes", NodeOptions(node)},
             {"kinds", std::move(kinds)},
             {"visibilities", std::move(visibilities)},
             {"searched", searched},
@@ -1151,7 +1541,7 @@ Response GroupPages::SearchDirectory(const RequestContext& ctx, const SignedIn& 
             {"result_count", results.size()},
             {"results", std::move(results)}};
   if (!pagination.empty()) data["pagination"] = std::move(pagination);
-  return Page(who, http::status::ok, "directory", std::move(data));
+  co_return Page(who, http::status::ok, "directory", std::move(data));
 }
 
 asio::awaitable<Response> GroupPages::Person(RequestContext& ctx) {
@@ -1164,8 +1554,8 @@ asio::awaitable<Response> GroupPages::Person(RequestContext& ctx) {
   const Error not_found = MakeError(ErrorCode::kNotFound, "there is no such person here");
   if (!person_domain.ok()) co_return Failure(&who, not_found);
   json data{{"page_title", address}, {"address", address}, {"host", *person_domain}};
-  if (directory_ != nullptr) {
-    auto profile = directory_->GetProfile(address, who.viewer.address);
+  if (api_ctx_.directory != nullptr) {
+    auto profile = api_ctx_.directory->GetProfile(address, who.viewer.address);
     const bool me = address == who.viewer.address;
     if (!profile.ok() && !(me && profile.error().code == ErrorCode::kNotFound)) {
       Error error = profile.error();

@@ -11,9 +11,17 @@
 // and the group's pages. Form errors re-render the form with a GOV.UK error summary (400);
 // refusals by the group's rules are shown on an error page with the status of their code.
 //
+// Who may use them: a member of this node, or a remote member signed in here through their
+// home node (node/sso_routes.h; identity::SessionStore::AuthenticateAny) — the pages treat both
+// as the JSON API does (api::Viewer, address handle@home-domain). Only /profile is for local
+// members: a remote member is sent to their home node's /profile.
+//
 // URLs ({group} is "slug@domain"; every page needs a signed-in member except `/`):
 //   GET  /                                      home: my groups, recent activity, pending commands
 //   GET  /groups                                groups this member may see (filter `q`)
+//   GET|POST /groups/new                        create a group (name, slug, description,
+//                                               visibility, join_policy, tags); the same
+//                                               command as POST /api/v1/groups
 //   GET  /groups/{group}                        about; POST .../join, .../leave
 //   GET  /groups/{group}/forum[?after=N]        threads; POST: new thread (title, body)
 //   GET  /groups/{group}/forum/{thread}         a thread; POST .../reply (body)
@@ -30,7 +38,11 @@
 //                                               (role), .../members/{m}/remove, .../settings,
 //                                               .../archive, .../unarchive
 //   GET|POST /profile                           my profile and directory visibility
-//   GET  /directory[?q=&organisation=&node=&kind=]   people and groups
+//   GET  /directory[?q=&organisation=&node=&kind=&visibility=&offset=]   people and groups;
+//                                               group results carry join / request buttons
+//                                               (for a group hosted by a peer: a link to its
+//                                               page there, through "sign in with your
+//                                               organisation" for a member of this node)
 //   GET  /people/{address}                      a person's profile page
 //
 // Thread-safety: the routes may run on any I/O thread; the pages hold no mutable state.
@@ -45,7 +57,9 @@
 #include <string_view>
 #include <variant>
 
+#include "federation/peer_store.h"
 #include "groups/directory.h"
+#include "groups/read_markers.h"
 #include "groups/search.h"
 #include "node/api_routes.h"
 #include "node/api_util.h"
@@ -55,28 +69,19 @@
 
 namespace kith::node {
 
-// Per-member read markers (migration 0009_read_markers.sql) for the unread counts of the home
-// page: for each thread a member opened, the thread's last_post_at at that moment.
-// Thread-safe (reads borrow pool connections, writes go to the writer).
-class ReadMarkers {
- public:
-  explicit ReadMarkers(storage::Store& store) : store_(store) {}
-  // thread id -> read_at of `member` in `stream`.
-  Result<std::map<int64_t, int64_t>> Get(std::string_view member, std::string_view stream);
-  // Records that `member` read `thread_id` up to `read_at` (never moves a marker back).
-  // Fire and forget: a failure is logged.
-  void Mark(std::string member, std::string stream, int64_t thread_id, int64_t read_at);
-
- private:
-  storage::Store& store_;
-};
+// The per-member read markers of the unread counts (groups/read_markers.h).
+using ReadMarkers = groups::ReadMarkers;
 
 // What the pages use beyond the web and API contexts; all optional (nullptr: the feature is
-// off). `store`: the node's database, for the read markers, the directory's profiles and its
-// search index (groups/directory.h, groups/search.h). Without it there are no unread counts
-// and the directory lists only this node's people and the groups known here.
+// off). `store`: the node's database, for the read markers (without it there are no unread
+// counts). `peers`: the node's peers, for the directory's node filter and the links to groups
+// hosted by a peer (without it the filter is a text field and such links go to this node's
+// copy of the group). The directory's profiles and search index come from the ApiContext
+// (`directory`, `searcher`); without them the directory lists only this node's people and
+// the groups known here.
 struct GroupPagesExtras {
   storage::Store* store = nullptr;
+  federation::PeerStore* peers = nullptr;
 };
 
 // Adds the pages above. `web` and `api` (and what they point to) outlive the router's routes.
@@ -85,10 +90,15 @@ void AddGroupPages(Router& router, const WebContext& web, const ApiContext& api,
 
 namespace pages {
 
-// The signed-in member of a page request.
+// What the directory knows of a group for its buttons (group_pages.cc).
+struct GroupFacts;
+
+// The signed-in member of a page request: a member of this node, or a remote member
+// (session.remote(); viewer.member.id == 0, viewer.address handle@home-domain).
 struct SignedIn {
   identity::Session session;
   api::Viewer viewer;  // member, address handle@domain
+  bool remote() const { return session.remote(); }
 };
 
 // The handlers; members are defined by area in group_pages.cc (home, group, members, tools,
@@ -101,6 +111,8 @@ class GroupPages {
   // group_pages.cc
   boost::asio::awaitable<Response> Home(RequestContext& ctx);
   boost::asio::awaitable<Response> GroupList(RequestContext& ctx);
+  boost::asio::awaitable<Response> NewGroupPage(RequestContext& ctx);
+  boost::asio::awaitable<Response> CreateGroup(RequestContext& ctx);
   boost::asio::awaitable<Response> About(RequestContext& ctx);
   boost::asio::awaitable<Response> JoinOrLeave(RequestContext& ctx, bool join);
   boost::asio::awaitable<Response> Members(RequestContext& ctx);
@@ -111,8 +123,16 @@ class GroupPages {
   boost::asio::awaitable<Response> SaveProfile(RequestContext& ctx);
   boost::asio::awaitable<Response> Directory(RequestContext& ctx);
   boost::asio::awaitable<Response> Person(RequestContext& ctx);
-  // The directory page with the search index (groups/search.h).
-  Response SearchDirectory(const RequestContext& ctx, const SignedIn& who);
+  // The directory page with the search index (groups/search.h); the search runs on the
+  // blocking pool.
+  boost::asio::awaitable<Response> SearchDirectory(RequestContext& ctx, const SignedIn& who);
+  // The directory's join / ask-to-join / open-at-the-owner button of a group, and the link of
+  // its name (`path`).
+  nlohmann::json GroupAction(const SignedIn& who, const GroupFacts& group) const;
+  // The directory's node filter: any node, this node, the active peers (value: domain).
+  nlohmann::json NodeOptions(std::string_view selected) const;
+  // The directory's results for search hits.
+  nlohmann::json ResultsJson(const SignedIn& who, const std::vector<groups::SearchHit>& hits) const;
   // group_pages_forum.cc
   boost::asio::awaitable<Response> Forum(RequestContext& ctx);
   boost::asio::awaitable<Response> NewThread(RequestContext& ctx);
@@ -146,11 +166,28 @@ class GroupPages {
   };
   std::variant<GroupView, Response> LoadGroup(const RequestContext& ctx, const SignedIn& who,
                                               bool content, std::string_view tab);
+  // The prologue of a group page: the signed-in member, then LoadGroup; with `facilitator`,
+  // a member who is not one of the group's facilitators gets the "you cannot do that" page.
+  struct GroupPageCall {
+    SignedIn who;
+    GroupView view;
+  };
+  std::variant<GroupPageCall, Response> BeginGroupPage(const RequestContext& ctx, bool content,
+                                                       std::string_view tab,
+                                                       bool facilitator = false);
+  // The prologue of a group form (POST): the signed-in member, the CSRF-checked form and the
+  // {group} parameter. (What the member may do is the owner's decision, at submission.)
+  struct GroupFormCall {
+    SignedIn who;
+    identity::OidcParams form;
+    groups::GroupRef ref;
+  };
+  std::variant<GroupFormCall, Response> BeginGroupForm(const RequestContext& ctx);
   // Submits `command` like the API does and redirects to `back` (with ?notice=<notice>, or
   // ?notice=pending when the owner has not answered yet); a refusal is an error page.
   boost::asio::awaitable<Response> SubmitThenRedirect(const SignedIn& who, groups::Command command,
                                                       std::string back, std::string notice);
-  // The page rendered in the layout for `who`.
+  // The page rendered in the layout for `who` (the layout's `member` filled for a remote one).
   Response Page(const SignedIn& who, http::status status, std::string_view name,
                 nlohmann::json data);
   // An error page for `error` (status from its code).
@@ -163,18 +200,24 @@ class GroupPages {
   const ApiContext& api_context() const { return api_ctx_; }
   // nullptr when unread counts are off.
   ReadMarkers* read_markers() const { return read_markers_.get(); }
+  // Records a read marker (when they are on); a failure is logged.
+  void MarkRead(const SignedIn& who, const std::string& stream, int64_t thread_id, int64_t read_at);
+  // The base URL of the peer whose domain is `domain` (an active one), or nullopt.
+  std::optional<std::string> PeerBaseUrl(std::string_view domain) const;
 
  private:
   const WebContext web_;
   const ApiContext api_ctx_;
   std::unique_ptr<ReadMarkers> read_markers_;
-  // The network directory and its search index (with a store): nullptr without one.
-  std::unique_ptr<groups::Searcher> searcher_;
-  std::unique_ptr<groups::DirectoryStore> directory_;
-  api::Api api_;  // for its read rules (ReadableGroup)
+  federation::PeerStore* peers_ = nullptr;
+  api::Api api_;  // for its read rules (ReadableGroup, CheckGroupAccess)
 };
 
 // --- helpers shared by the page files (group_pages.cc) -------------------------------------
+
+// The live session of the request's kith_session cookie, of a member of this node or of a
+// remote member; nullopt when there is none.
+std::optional<identity::Session> AnySession(const WebContext& web, const RequestContext& ctx);
 
 // "23 November 2026 at 17:43 UTC".
 std::string FormatTime(int64_t unix_seconds);

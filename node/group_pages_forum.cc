@@ -94,14 +94,12 @@ asio::awaitable<Response> GroupPages::Forum(RequestContext& ctx) {
 }
 
 asio::awaitable<Response> GroupPages::NewThread(RequestContext& ctx) {
-  auto who_or = RequireMember(ctx);
-  if (auto* res = std::get_if<Response>(&who_or)) co_return std::move(*res);
-  const SignedIn& who = std::get<SignedIn>(who_or);
-  auto form_or = CheckedForm(ctx, who);
-  if (auto* res = std::get_if<Response>(&form_or)) co_return std::move(*res);
-  const identity::OidcParams& form = std::get<identity::OidcParams>(form_or);
-  auto ref = api::GroupParam(ctx);
-  if (!ref.ok()) co_return Failure(&who, ref.error());
+  auto call_or = BeginGroupForm(ctx);
+  if (auto* res = std::get_if<Response>(&call_or)) co_return std::move(*res);
+  const GroupFormCall& call = std::get<GroupFormCall>(call_or);
+  const SignedIn& who = call.who;
+  const identity::OidcParams& form = call.form;
+  const groups::GroupRef& ref = call.ref;
   const std::string title = Trim(form.Get("title"));
   const std::string body = form.Get("body");
   json extra{{"thread_title", title}, {"thread_body", body}};
@@ -118,8 +116,8 @@ asio::awaitable<Response> GroupPages::NewThread(RequestContext& ctx) {
     co_return co_await ForumPage(*this, ctx, who, std::move(extra), http::status::bad_request);
   }
   groups::Command command =
-      MakeCommand(*ref, groups::event_type::kThreadCreated, who, std::move(data));
-  co_return co_await SubmitThenRedirect(who, std::move(command), GroupPath(*ref, "/forum"),
+      MakeCommand(ref, groups::event_type::kThreadCreated, who, std::move(data));
+  co_return co_await SubmitThenRedirect(who, std::move(command), GroupPath(ref, "/forum"),
                                         std::string("thread"));
 }
 
@@ -182,9 +180,7 @@ static asio::awaitable<Response> ThreadPage(GroupPages& p, RequestContext& ctx, 
     data["pagination"] = {{"next", thread_path + "?after=" + std::to_string(*posts->next_after)}};
   }
   for (auto& [k, v] : extra.items()) data[k] = v;
-  if (ReadMarkers* markers = p.read_markers()) {
-    markers->Mark(who.viewer.address, stream, *id, thread->last_post_at);
-  }
+  p.MarkRead(who, stream, *id, thread->last_post_at);
   co_return p.Page(who, status, "group-thread", std::move(data));
 }
 
@@ -196,14 +192,12 @@ asio::awaitable<Response> GroupPages::Thread(RequestContext& ctx) {
 }
 
 asio::awaitable<Response> GroupPages::Reply(RequestContext& ctx) {
-  auto who_or = RequireMember(ctx);
-  if (auto* res = std::get_if<Response>(&who_or)) co_return std::move(*res);
-  const SignedIn& who = std::get<SignedIn>(who_or);
-  auto form_or = CheckedForm(ctx, who);
-  if (auto* res = std::get_if<Response>(&form_or)) co_return std::move(*res);
-  const identity::OidcParams& form = std::get<identity::OidcParams>(form_or);
-  auto ref = api::GroupParam(ctx);
-  if (!ref.ok()) co_return Failure(&who, ref.error());
+  auto call_or = BeginGroupForm(ctx);
+  if (auto* res = std::get_if<Response>(&call_or)) co_return std::move(*res);
+  const GroupFormCall& call = std::get<GroupFormCall>(call_or);
+  const SignedIn& who = call.who;
+  const identity::OidcParams& form = call.form;
+  const groups::GroupRef& ref = call.ref;
   auto id = api::IdParam(ctx, "thread");
   if (!id.ok()) co_return Failure(&who, MakeError(ErrorCode::kNotFound, "there is no such thread"));
   const std::string body = form.Get("body");
@@ -219,30 +213,28 @@ asio::awaitable<Response> GroupPages::Reply(RequestContext& ctx) {
     co_return co_await ThreadPage(*this, ctx, who, std::move(extra), http::status::bad_request);
   }
   groups::Command command =
-      MakeCommand(*ref, groups::event_type::kPostCreated, who, std::move(data));
+      MakeCommand(ref, groups::event_type::kPostCreated, who, std::move(data));
   co_return co_await SubmitThenRedirect(who, std::move(command),
-                                        GroupPath(*ref, "/forum/" + std::to_string(*id)),
+                                        GroupPath(ref, "/forum/" + std::to_string(*id)),
                                         std::string("reply"));
 }
 
 asio::awaitable<Response> GroupPages::PinOrLock(RequestContext& ctx, bool pin) {
-  auto who_or = RequireMember(ctx);
-  if (auto* res = std::get_if<Response>(&who_or)) co_return std::move(*res);
-  const SignedIn& who = std::get<SignedIn>(who_or);
-  auto form_or = CheckedForm(ctx, who);
-  if (auto* res = std::get_if<Response>(&form_or)) co_return std::move(*res);
-  const identity::OidcParams& form = std::get<identity::OidcParams>(form_or);
-  auto ref = api::GroupParam(ctx);
-  if (!ref.ok()) co_return Failure(&who, ref.error());
+  auto call_or = BeginGroupForm(ctx);
+  if (auto* res = std::get_if<Response>(&call_or)) co_return std::move(*res);
+  const GroupFormCall& call = std::get<GroupFormCall>(call_or);
+  const SignedIn& who = call.who;
+  const identity::OidcParams& form = call.form;
+  const groups::GroupRef& ref = call.ref;
   auto id = api::IdParam(ctx, "thread");
   if (!id.ok()) co_return Failure(&who, MakeError(ErrorCode::kNotFound, "there is no such thread"));
   const bool on = form.Get("value") != "0";
   const char* field = pin ? "pinned" : "locked";
   groups::Command command =
-      MakeCommand(*ref, pin ? groups::event_type::kThreadPinned : groups::event_type::kThreadLocked,
+      MakeCommand(ref, pin ? groups::event_type::kThreadPinned : groups::event_type::kThreadLocked,
                   who, json{{"thread", *id}, {field, on}});
   co_return co_await SubmitThenRedirect(who, std::move(command),
-                                        GroupPath(*ref, "/forum/" + std::to_string(*id)),
+                                        GroupPath(ref, "/forum/" + std::to_string(*id)),
                                         std::string("pinned"));
 }
 
@@ -286,17 +278,15 @@ asio::awaitable<Response> GroupPages::EditPostPage(RequestContext& ctx) {
 }
 
 asio::awaitable<Response> GroupPages::EditPost(RequestContext& ctx) {
-  auto who_or = RequireMember(ctx);
-  if (auto* res = std::get_if<Response>(&who_or)) co_return std::move(*res);
-  const SignedIn& who = std::get<SignedIn>(who_or);
-  auto form_or = CheckedForm(ctx, who);
-  if (auto* res = std::get_if<Response>(&form_or)) co_return std::move(*res);
-  const identity::OidcParams& form = std::get<identity::OidcParams>(form_or);
-  auto ref = api::GroupParam(ctx);
-  if (!ref.ok()) co_return Failure(&who, ref.error());
+  auto call_or = BeginGroupForm(ctx);
+  if (auto* res = std::get_if<Response>(&call_or)) co_return std::move(*res);
+  const GroupFormCall& call = std::get<GroupFormCall>(call_or);
+  const SignedIn& who = call.who;
+  const identity::OidcParams& form = call.form;
+  const groups::GroupRef& ref = call.ref;
   auto id = api::IdParam(ctx, "post");
   if (!id.ok()) co_return Failure(&who, MakeError(ErrorCode::kNotFound, "there is no such post"));
-  auto post = api_ctx_.groups->GetPost(ref->Stream(), *id);
+  auto post = api_ctx_.groups->GetPost(ref.Stream(), *id);
   if (!post.ok()) co_return Failure(&who, post.error());
   const std::string body = form.Get("body");
   json data{{"post", *id}, {"body", body}};
@@ -318,30 +308,27 @@ asio::awaitable<Response> GroupPages::EditPost(RequestContext& ctx) {
   if (HasErrors(extra)) {
     co_return co_await EditPage(*this, ctx, who, std::move(extra), http::status::bad_request);
   }
-  groups::Command command =
-      MakeCommand(*ref, groups::event_type::kPostEdited, who, std::move(data));
-  co_return co_await SubmitThenRedirect(
-      who, std::move(command), GroupPath(*ref, "/forum/" + std::to_string(post->thread_id)),
-      std::string("edited"));
+  groups::Command command = MakeCommand(ref, groups::event_type::kPostEdited, who, std::move(data));
+  co_return co_await SubmitThenRedirect(who, std::move(command),
+                                        GroupPath(ref, "/forum/" + std::to_string(post->thread_id)),
+                                        std::string("edited"));
 }
 
 asio::awaitable<Response> GroupPages::DeletePost(RequestContext& ctx) {
-  auto who_or = RequireMember(ctx);
-  if (auto* res = std::get_if<Response>(&who_or)) co_return std::move(*res);
-  const SignedIn& who = std::get<SignedIn>(who_or);
-  auto form_or = CheckedForm(ctx, who);
-  if (auto* res = std::get_if<Response>(&form_or)) co_return std::move(*res);
-  auto ref = api::GroupParam(ctx);
-  if (!ref.ok()) co_return Failure(&who, ref.error());
+  auto call_or = BeginGroupForm(ctx);
+  if (auto* res = std::get_if<Response>(&call_or)) co_return std::move(*res);
+  const GroupFormCall& call = std::get<GroupFormCall>(call_or);
+  const SignedIn& who = call.who;
+  const groups::GroupRef& ref = call.ref;
   auto id = api::IdParam(ctx, "post");
   if (!id.ok()) co_return Failure(&who, MakeError(ErrorCode::kNotFound, "there is no such post"));
-  auto post = api_ctx_.groups->GetPost(ref->Stream(), *id);
+  auto post = api_ctx_.groups->GetPost(ref.Stream(), *id);
   if (!post.ok()) co_return Failure(&who, post.error());
   // Deleting a thread's first post deletes the thread: go back to the forum then.
-  std::string back = GroupPath(*ref, "/forum");
+  std::string back = GroupPath(ref, "/forum");
   if (post->id != post->thread_id) back += "/" + std::to_string(post->thread_id);
   groups::Command command =
-      MakeCommand(*ref, groups::event_type::kPostDeleted, who, json{{"post", *id}});
+      MakeCommand(ref, groups::event_type::kPostDeleted, who, json{{"post", *id}});
   co_return co_await SubmitThenRedirect(who, std::move(command), back, std::string("deleted"));
 }
 

@@ -59,7 +59,7 @@ std::string DownloadPath(const groups::GroupRef& ref, int64_t doc, int64_t versi
 }  // namespace
 
 Result<std::unique_ptr<BodySink>> GroupPages::MakeUploadSink(const RequestContext& ctx) {
-  if (!CurrentSession(web_, ctx)) {
+  if (!AnySession(web_, ctx)) {
     return MakeError(ErrorCode::kUnauthenticated, "sign in to upload documents");
   }
   auto type_field = ctx.request[http::field::content_type];
@@ -267,19 +267,17 @@ asio::awaitable<Response> GroupPages::Upload(RequestContext& ctx, bool new_versi
 }
 
 asio::awaitable<Response> GroupPages::RemoveDocument(RequestContext& ctx) {
-  auto who_or = RequireMember(ctx);
-  if (auto* res = std::get_if<Response>(&who_or)) co_return std::move(*res);
-  const SignedIn& who = std::get<SignedIn>(who_or);
-  auto form_or = CheckedForm(ctx, who);
-  if (auto* res = std::get_if<Response>(&form_or)) co_return std::move(*res);
-  auto ref = api::GroupParam(ctx);
-  if (!ref.ok()) co_return Failure(&who, ref.error());
+  auto call_or = BeginGroupForm(ctx);
+  if (auto* res = std::get_if<Response>(&call_or)) co_return std::move(*res);
+  const GroupFormCall& call = std::get<GroupFormCall>(call_or);
+  const SignedIn& who = call.who;
+  const groups::GroupRef& ref = call.ref;
   auto id = api::IdParam(ctx, "doc");
   if (!id.ok())
     co_return Failure(&who, MakeError(ErrorCode::kNotFound, "there is no such document"));
   groups::Command command =
-      MakeCommand(*ref, groups::event_type::kFileRemoved, who, json{{"document", *id}});
-  co_return co_await SubmitThenRedirect(who, std::move(command), GroupPath(*ref, "/library"),
+      MakeCommand(ref, groups::event_type::kFileRemoved, who, json{{"document", *id}});
+  co_return co_await SubmitThenRedirect(who, std::move(command), GroupPath(ref, "/library"),
                                         std::string("removed"));
 }
 

@@ -162,6 +162,8 @@ class OidcRoutes : public std::enable_shared_from_this<OidcRoutes> {
       case AuthorizeStep::kIssueCode:
         break;
     }
+    // The code carries this session's sid into the ID token (back-channel logout).
+    check.request->sid = identity::OidcProvider::SessionSid(*session);
     auto url = co_await AwaitDone<std::string>([&](identity::Done<std::string> done) {
       c_.oidc->IssueCode(request, session->member_id, session->auth_time, std::move(done));
     });

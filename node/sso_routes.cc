@@ -81,8 +81,8 @@ class SsoRoutes {
                                     : "The answer of " + peer->name +
                                           " could not be verified: " + who.error().message);
     }
-    identity::RemoteSignIn remote{who->address, who->handle,       peer->node_id, who->sub,
-                                  who->name,    who->organisation, who->auth_time};
+    identity::RemoteSignIn remote{who->address, who->handle,       peer->node_id,  who->sub,
+                                  who->name,    who->organisation, who->auth_time, who->sid};
     identity::SessionContext session_context{
         ClientAddress(ctx), std::string(ctx.request[http::field::user_agent].substr(0, 512))};
     auto created =
@@ -110,6 +110,47 @@ class SsoRoutes {
     res.insert(http::field::set_cookie, CookieHeader(kHomeNodeCookie, FormEncode(peer->node_id),
                                                      secure, kHomeCookieSeconds));
     co_return res;
+  }
+
+  // POST /sign-in/backchannel-logout (OpenID Connect Back-Channel Logout 1.0 §2.5, §2.8): the
+  // home node of a remote member says they signed out everywhere. 200 when the token was
+  // valid (whether or not a session was still there); 400 with an OAuth error otherwise.
+  asio::awaitable<Response> BackchannelLogout(RequestContext& ctx) {
+    auto form = RequestForm(ctx);
+    if (!form.ok()) co_return LogoutRefused(ctx, "the body must be a form: logout_token=...");
+    if (!form->duplicates.empty())
+      co_return LogoutRefused(ctx, "parameter " + form->duplicates.front() + " is repeated");
+    const std::string token = form->Get("logout_token");
+    if (token.empty()) co_return LogoutRefused(ctx, "logout_token is missing");
+    auto issuer = s_.LogoutTokenPeer(token);
+    if (!issuer.ok()) co_return LogoutRefused(ctx, issuer.error().message);
+    auto provider = co_await s_.Provider(*issuer);
+    if (!provider.ok()) co_return KeysUnavailable(ctx, provider.error());
+    auto verified = s_.CheckLogoutToken(token, *provider);
+    if (!verified.ok() && verified.error().Name() == "unknown_key" &&
+        s_.WorthRefetching(*provider)) {
+      // The peer may have rotated its keys since we cached its JWKS.
+      auto fresh = co_await s_.Provider(*issuer, true);
+      if (!fresh.ok()) co_return KeysUnavailable(ctx, fresh.error());
+      verified = s_.CheckLogoutToken(token, *fresh);
+    }
+    if (!verified.ok()) co_return LogoutRefused(ctx, verified.error().message);
+    identity::RemoteLogout logout{verified->issuer, verified->sub, verified->sid, verified->jti,
+                                  verified->expires_at};
+    auto ended = co_await AwaitDone<int64_t>([&](identity::Done<int64_t> done) {
+      c_.sessions->EndRemoteByLogout(std::move(logout), std::move(done));
+    });
+    if (!ended.ok()) {
+      if (ended.error().code == ErrorCode::kConflict)
+        co_return LogoutRefused(ctx, "logout token: " + ended.error().message);
+      spdlog::error("request {}: back-channel logout: {}", ctx.request_id, ended.error().message);
+      co_return LogoutAnswer(http::status::service_unavailable, "temporarily_unavailable",
+                             "the sessions cannot be ended now");
+    }
+    spdlog::info("request {}: back-channel logout from {} (sub {}, sid {}): {} session(s) ended",
+                 ctx.request_id, verified->issuer, verified->sub.empty() ? "-" : verified->sub,
+                 verified->sid.empty() ? "-" : verified->sid, *ended);
+    co_return LogoutAnswer(http::status::ok, "", "");
   }
 
   asio::awaitable<Response> SignOut(RequestContext& ctx) {
@@ -189,6 +230,32 @@ class SsoRoutes {
                     "sign-in-organisation", std::move(data));
   }
 
+  // The answers of the back-channel logout endpoint: no body on success, an OAuth error
+  // otherwise; never cached.
+  static Response LogoutAnswer(http::status status, std::string_view error,
+                               std::string_view description) {
+    Response res{status, 11};
+    res.set(http::field::cache_control, "no-store");
+    if (!error.empty()) {
+      res.set(http::field::content_type, "application/json");
+      res.body() = json{{"error", error}, {"error_description", description}}.dump(
+          -1, ' ', false, json::error_handler_t::replace);
+    }
+    res.prepare_payload();
+    return res;
+  }
+
+  Response KeysUnavailable(const RequestContext& ctx, const Error& error) const {
+    spdlog::warn("request {}: back-channel logout: {}", ctx.request_id, error.message);
+    return LogoutAnswer(http::status::service_unavailable, "temporarily_unavailable",
+                        "the issuer's keys cannot be fetched now");
+  }
+
+  Response LogoutRefused(const RequestContext& ctx, const std::string& reason) const {
+    spdlog::warn("request {}: back-channel logout refused: {}", ctx.request_id, reason);
+    return LogoutAnswer(http::status::bad_request, "invalid_request", reason);
+  }
+
   Response Problem(http::status status, std::string_view title, std::string_view message) const {
     return ErrorPage(c_, status, title, message);
   }
@@ -222,6 +289,8 @@ void AddSsoRoutes(Router& router, const WebContext& web, federation::PeerSignIn&
   router.AddOrDie(http::verb::get, "/sign-in/callback", bind(&SsoRoutes::Callback));
   router.AddOrDie(http::verb::post, "/sign-in/remote/sign-out", bind(&SsoRoutes::SignOut),
                   RouteOptions{.max_body_bytes = 8 * 1024});
+  router.AddOrDie(http::verb::post, federation::kBackchannelLogoutPath,
+                  bind(&SsoRoutes::BackchannelLogout), RouteOptions{.max_body_bytes = 16 * 1024});
 }
 
 }  // namespace kith::node

@@ -16,6 +16,11 @@
 //                                               more trip to the authorize endpoint without it
 //   POST /sign-in/remote/sign-out               ends the remote session (csrf_token), 303
 //                                               /signed-out
+//   POST /sign-in/backchannel-logout            logout_token=<JWT> from a peer's provider
+//                                               (OpenID Connect Back-Channel Logout 1.0):
+//                                               verified against the peer's JWKS, jti recorded,
+//                                               the remote sessions it names end; 200, or 400
+//                                               {"error":"invalid_request",...} (logged)
 //
 // State, nonce and the PKCE verifier stay on the server (federation::PeerSignIn::pending(),
 // ten minutes, one-time). Failures are GOV.UK error pages, never a crash.

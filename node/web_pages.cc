@@ -495,6 +495,18 @@ class WebPages {
                                     {"current", s.id == who.session.id}});
       }
     }
+    // Other nodes and applications where this provider signed them in.
+    data["elsewhere"] = json::array();
+    auto elsewhere = c_.oidc != nullptr ? c_.oidc->RpSessions(m.id)
+                                        : Result<std::vector<identity::RpSessionInfo>>(Error{});
+    if (elsewhere.ok()) {
+      for (const auto& r : *elsewhere) {
+        data["elsewhere"].push_back({{"name", r.client_name.empty() ? r.client_id : r.client_name},
+                                     {"client_id", r.client_id},
+                                     {"since", FormatTime(r.created_at)}});
+      }
+    }
+    data["has_elsewhere"] = !data["elsewhere"].empty();
     return data;
   }
 
@@ -700,8 +712,33 @@ class WebPages {
                           "You could not be signed out everywhere. Try again in a few minutes.",
                           &who.session);
     }
-    spdlog::info("request {}: {} signed out everywhere ({} sessions)", ctx.request_id,
-                 who.member.handle, *ended);
+    // And the sessions this node's provider started at other nodes and applications for them
+    // (Back-Channel Logout 1.0): told in the background, so this page answers at once.
+    if (c_.oidc == nullptr) co_return ClearSessionCookie(SeeOther("/signed-out"));
+    auto targets = co_await AwaitDone<std::vector<identity::RpLogoutTarget>>(
+        [&](identity::Done<std::vector<identity::RpLogoutTarget>> done) {
+          c_.oidc->EndRpSessions(who.member.id, std::move(done));
+        });
+    size_t told = 0;
+    if (!targets.ok()) {
+      spdlog::error("request {}: sessions at other nodes not ended: {}", ctx.request_id,
+                    targets.error().message);
+    } else {
+      std::vector<identity::BackchannelLogout> logouts;
+      for (const auto& t : *targets) {
+        auto signed_logout = c_.oidc->SignLogout(t, who.member.sub);
+        if (!signed_logout.ok()) {
+          spdlog::error("request {}: no logout token for {}: {}", ctx.request_id, t.client_id,
+                        signed_logout.error().message);
+          continue;
+        }
+        logouts.push_back(std::move(signed_logout).value());
+      }
+      told = logouts.size();
+      c_.oidc->SendLogouts(std::move(logouts));
+    }
+    spdlog::info("request {}: {} signed out everywhere ({} sessions here, {} other nodes told)",
+                 ctx.request_id, who.member.handle, *ended, told);
     co_return ClearSessionCookie(SeeOther("/signed-out"));
   }
 

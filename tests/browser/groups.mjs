@@ -263,6 +263,49 @@ async function run() {
   check(await fay.getByText('Council of Examples').count() > 0, 'the profile page shows the profile');
   await mainPage(fay, 'person');
 
+  // --- Create a group through the form ------------------------------------------------------
+  await fay.goto(`${node.url}/groups`);
+  await fay.getByRole('button', { name: 'Create a group' }).click();
+  await fay.waitForURL(/\/groups\/new$/);
+  await mainPage(fay, 'group-new');
+  await fay.getByLabel('Name', { exact: true }).fill('Sustainable Scotland Network');
+  await fay.getByLabel('Short name for the web address').fill('Not OK!');
+  await submit(fay, fay.getByRole('button', { name: 'Create group' }));
+  check(await fay.locator('.govuk-error-summary a[href="#slug"]').count() === 1,
+    'a bad short name shows the GOV.UK error summary linking to the field');
+  check(await fay.getByLabel('Name', { exact: true }).inputValue() === 'Sustainable Scotland Network',
+    'the form keeps what was typed');
+  await mainPage(fay, 'group-new-error');
+  await fay.getByLabel('Short name for the web address').fill('');  // derived from the name
+  await fay.getByLabel('Description').fill('Climate action across the public sector.');
+  await fay.getByLabel('Tags').fill('climate, net zero');
+  await submit(fay, fay.getByRole('button', { name: 'Create group' }));
+  const sustainable = `/groups/sustainable-scotland-network@${domain}`;
+  check(new URL(fay.url()).pathname === sustainable &&
+    (await noticeText(fay)).includes('group has been created'),
+  `the form creates the group with a slug from its name (${fay.url()})`);
+
+  // --- Directory: filters, tags as text, a join button, the archived marker -------------------
+  await sam.goto(`${node.url}/directory?q=climate&kind=groups&node=${encodeURIComponent(domain)}`);
+  const found = sam.locator('main');
+  check(await found.getByRole('link', { name: 'Sustainable Scotland Network' }).count() === 1,
+    'the directory finds the group with the kind and node filters');
+  check(await found.getByText('Tags: climate, net zero').count() === 1 &&
+    !(await found.innerText()).includes('["'), 'tags are shown as text, not JSON');
+  check(await sam.locator('select#node option').count() >= 2, 'the node filter is a select');
+  await mainPage(sam, 'directory-groups');
+  await submit(sam, found.getByRole('button', { name: /^Join/ }));
+  check((await noticeText(sam)).includes('joined the group'), 'the join button joins the group');
+  await sam.goto(`${node.url}/directory?q=climate&kind=people`);
+  check(await sam.locator('main').getByRole('link', { name: 'Sustainable Scotland Network' })
+    .count() === 0, 'the kind filter leaves groups out');
+  await fay.goto(`${node.url}${sustainable}/manage`);
+  await submit(fay, fay.getByRole('button', { name: 'Archive group' }));
+  await sam.goto(`${node.url}/directory?q=climate&kind=groups`);
+  check(await sam.locator('main .govuk-tag', { hasText: 'Archived' }).count() === 1,
+    'an archived group is marked archived in the results');
+  await mainPage(sam, 'directory-archived');
+
   check(consoleErrors.filter((m) => !/status of 40\d/.test(m)).length === 0,
     'no console errors (CSP violations, failed loads)', consoleErrors.join('\n     '));
 }

@@ -5,7 +5,8 @@
 //
 // Starts one kithd (identity.password_cost = minimum), adds a member with kithctl, then in a
 // real browser: signs in through the labelled fields with the keyboard (a wrong password first:
-// the GOV.UK error summary), sees the account page, signs out, sees the signed-out page; runs
+// the GOV.UK error summary), sees the account page, signs out, sees the signed-out page, signs
+// in again and uses "Sign out everywhere"; runs
 // axe-core on the sign-in, error, account, signed-out and consent pages and fails on serious or
 // critical violations; drives one OpenID Connect authorization through the browser to a local
 // callback and lets openid-client exchange the code; checks that every GOV.UK Frontend asset
@@ -186,6 +187,21 @@ async function run() {
     'the session cookie is gone');
   await page.goto(`${node.url}/account`);
   check(new URL(page.url()).pathname === '/sign-in', '/account after sign-out asks to sign in');
+
+  // --- Sign out everywhere (here and at peers; this node has none) ---------------------------
+  await typeInto(page, 'Username', 'bea');
+  await typeInto(page, 'Password', password);
+  await Promise.all([page.waitForURL(/\/account$/), page.keyboard.press('Enter')]);
+  const here = page.getByRole('button', { name: /^Sign out here$/ });
+  await here.first().waitFor({ timeout: 10000 }).catch(() => {});
+  check(await here.count() === 1, 'the account page has "Sign out here"');
+  check(await page.getByText(/other organisations' nodes/).count() > 0,
+    'the account page says "Sign out everywhere" reaches the other nodes too');
+  await Promise.all([page.waitForURL(/\/signed-out$/),
+    page.getByRole('button', { name: 'Sign out everywhere', exact: true }).click()]);
+  check(true, '"Sign out everywhere" leads to /signed-out');
+  check(!(await context.cookies()).some((c) => c.name === 'kith_session'),
+    'the session cookie is gone after "Sign out everywhere"');
 
   // --- OIDC clients: a first-party one and a third-party one (consent page) ---------------
   const third = node.addClient({ name: 'Browser Third Party', redirectUris: [`${cbBase}/third`] });

@@ -2,13 +2,17 @@
 // node A with her password, then at B through "Sign in with your organisation" — B's page, A's
 // authorize endpoint (prompt=none once B knows her home node), B's callback — and ends signed in
 // at B as alice@A without a password prompt, and posts into a group B owns. Bad state, a
-// replayed code, login_required and a suspended peering are refused.
+// replayed code, login_required and a suspended peering are refused. "Sign out everywhere" at A
+// ends her session at B too (back-channel logout); forged logout tokens change nothing.
 #include <gtest/gtest.h>
 
 #include <boost/url/parse.hpp>
 #include <map>
 #include <string>
 
+#include "identity/jwk.h"
+#include "identity/oidc_logout.h"
+#include "storage/clock.h"
 #include "tests/support/group_network.h"
 #include "tests/support/http_client.h"
 
@@ -121,6 +125,42 @@ class SsoTest : public ::testing::Test {
     if (start.status != 302 || target.empty())
       return MakeError(ErrorCode::kInternal, "B did not send us to A: " + Describe(start));
     return Get(A(), target, a_cookie);
+  }
+
+  // Signs alice in at B through A (waiting until peering registered B at A); answers B's
+  // kith_session cookie.
+  std::string SignInAtBThroughA() {
+    std::string b_session, last;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          auto start = StartAtB(alice_.address);
+          last = "start: " + Describe(start);
+          if (!start.ok()) return false;
+          auto at_a = ThroughA(*start, "kith_session=" + home_session_);
+          last += "\nat A: " + Describe(at_a);
+          if (!at_a.ok() || at_a->status != 302) return false;
+          const std::string cb = TargetAt(B(), at_a->Header("location"));
+          if (cb.empty()) return false;
+          auto done = Get(B(), cb);
+          last += "\ncallback: " + Describe(done);
+          if (!done.ok() || done->status != 303) return false;
+          b_session = CookieValue(done->Header("set-cookie"), "kith_session");
+          return !b_session.empty();
+        },
+        std::chrono::seconds(20)))
+        << last << "\n"
+        << net_.Logs();
+    return b_session;
+  }
+
+  Result<HttpResponse> PostForm(
+      const PeerNode& node, const std::string& target, const std::string& body,
+      const std::string& cookie = "",
+      const std::string& content_type = "application/x-www-form-urlencoded") {
+    HttpRequestOptions options;
+    options.headers = {{"Content-Type", content_type}};
+    if (!cookie.empty()) options.headers.push_back({"Cookie", cookie});
+    return HttpRequest("127.0.0.1", node.port, "POST", target, body, options);
   }
 
   GroupNetwork net_;
@@ -332,6 +372,67 @@ TEST_F(SsoTest, LoginRequiredRetriesWithPagesAndSuspensionEndsSessions) {
         return r.ok() && r->status == 400;
       },
       std::chrono::seconds(10)));
+}
+
+TEST_F(SsoTest, SignOutEverywhereAtHomeEndsTheSessionAtThePeer) {
+  const std::string b_session = SignInAtBThroughA();
+  ASSERT_FALSE(b_session.empty());
+  const std::string b_cookie = "kith_session=" + b_session;
+  auto me = Get(B(), "/api/v1/me", b_cookie);
+  ASSERT_TRUE(me.ok() && me->status == 200) << Describe(me);
+
+  // Forged, malformed and misdirected logout tokens are refused and end nothing.
+  auto forger = identity::Ed25519SigningKey::Generate();
+  const Clock& clock = SystemClock::Instance();
+  auto forged = identity::BuildLogoutToken(*forger, A().url, B().url, "any-sub", "", clock);
+  ASSERT_TRUE(forged.ok());
+  for (const auto& [body, content_type] : std::vector<std::pair<std::string, std::string>>{
+           {"logout_token=" + *forged, "application/x-www-form-urlencoded"},
+           {"logout_token=not.a.jwt", "application/x-www-form-urlencoded"},
+           {"", "application/x-www-form-urlencoded"},
+           {"logout_token=" + *forged, "application/json"},
+       }) {
+    auto refused = PostForm(B(), "/sign-in/backchannel-logout", body, "", content_type);
+    ASSERT_TRUE(refused.ok());
+    EXPECT_EQ(refused->status, 400) << body << "\n" << refused->body;
+    EXPECT_EQ(JsonBody(*refused).value("error", ""), "invalid_request") << refused->body;
+  }
+  // From an issuer that is not a peer of B: refused too.
+  auto not_a_peer =
+      identity::BuildLogoutToken(*forger, "https://stranger.example", B().url, "s", "", clock);
+  auto stranger = PostForm(B(), "/sign-in/backchannel-logout", "logout_token=" + *not_a_peer);
+  ASSERT_TRUE(stranger.ok());
+  EXPECT_EQ(stranger->status, 400);
+  me = Get(B(), "/api/v1/me", b_cookie);
+  ASSERT_TRUE(me.ok());
+  EXPECT_EQ(me->status, 200) << "a refused logout token ends nothing";
+
+  // A's account page: "Sign out here", "Sign out everywhere", and B among the places.
+  auto account = Get(A(), "/account", "kith_session=" + home_session_);
+  ASSERT_TRUE(account.ok());
+  ASSERT_EQ(account->status, 200) << account->body;
+  EXPECT_NE(account->body.find("Sign out here"), std::string::npos);
+  EXPECT_NE(account->body.find("Sign out everywhere"), std::string::npos);
+  EXPECT_NE(account->body.find("Improvement Service"), std::string::npos) << account->body;
+  const std::string csrf = InputValue(account->body, "csrf_token");
+  ASSERT_FALSE(csrf.empty());
+
+  // Everywhere: the page answers at once; B is told in the background.
+  auto out = PostForm(A(), "/account/sign-out-everywhere", "csrf_token=" + Encode(csrf),
+                      "kith_session=" + home_session_);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->status, 303) << out->body;
+  EXPECT_EQ(out->Header("location"), "/signed-out");
+  auto home = Get(A(), "/account", "kith_session=" + home_session_);
+  ASSERT_TRUE(home.ok());
+  EXPECT_EQ(home->status, 303) << "the session at A ended";
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto r = Get(B(), "/api/v1/me", b_cookie);
+        return r.ok() && r->status == 401;
+      },
+      std::chrono::seconds(10)))
+      << net_.Logs();
 }
 
 }  // namespace

@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "groups/directory.h"
 #include "identity/node_keys.h"
 #include "storage/database.h"
 #include "storage/store.h"
@@ -72,6 +73,7 @@ struct TestNode {
     ASSERT_TRUE(opened_files.ok());
     files = std::move(opened_files).value();
     groups = std::make_unique<groups::GroupStore>(*store, clock, domain);
+    directory = std::make_unique<groups::DirectoryStore>(*store, clock, domain);
     peers = std::make_unique<PeerStore>(*store, clock);
     HttpClientOptions options;
     options.allow_private_addresses = true;
@@ -91,6 +93,7 @@ struct TestNode {
     context.submit_wait = std::chrono::seconds(5);
     replicator = std::make_unique<Replicator>(context, *store, *groups, *files, *peers, *client,
                                               replay, clock);
+    replicator->SetDirectory(directory.get());
     asio::co_spawn(ioc, Accept(), asio::detached);
   }
 
@@ -180,6 +183,7 @@ struct TestNode {
   std::shared_ptr<const identity::NodeKeyring> keys;
   std::unique_ptr<groups::FileStore> files;
   std::unique_ptr<groups::GroupStore> groups;
+  std::unique_ptr<groups::DirectoryStore> directory;
   std::unique_ptr<PeerStore> peers;
   std::unique_ptr<HttpClient> client;
   ReplayCache replay;
@@ -423,6 +427,63 @@ TEST_F(ReplicationLoopTest, OutboxDeliversOnceTheOwnerIsBack) {
   auto role = a_->groups->RoleOf(stream, bob);
   ASSERT_TRUE(role.ok());
   EXPECT_TRUE(role->has_value());
+}
+
+}  // namespace
+}  // namespace kith::federation
+
+namespace kith::federation {
+namespace {
+
+TEST_F(ReplicationLoopTest, DirectoryStreamsReachPeersAndAGapIsPulled) {
+  const std::string stream = groups::DirectoryStream(a_->domain);
+  const std::string alice = "alice@" + a_->domain;
+  auto publish = [&](const std::string& handle, const std::string& name) {
+    const std::string address = handle + "@" + a_->domain;
+    Status done = a_->store->writer().SubmitAndWait([&](storage::Database& db) -> Status {
+      auto r = a_->directory->PublishIn(
+          db, groups::DirectoryChange{"profile.published", address,
+                                      json{{"address", address}, {"display_name", name}}});
+      if (!r.ok()) return r.error();
+      return OkStatus();
+    });
+    ASSERT_TRUE(done.ok()) << done.error().message;
+    a_->replicator->NoteAppended(stream);
+  };
+  // A group created on A is listed in A's directory, which reaches B with a profile.
+  ASSERT_TRUE(Submit(*a_, "group:roads@" + a_->domain, "group.created", alice,
+                     {{"name", "Roads"}, {"visibility", "public"}, {"join_policy", "open"}})
+                  .ok());
+  publish("alice", "Alice");
+  ASSERT_TRUE(Eventually([&] {
+    auto head = b_->directory->Head(stream);
+    return head.ok() && *head == 2;
+  }));
+  EXPECT_TRUE(b_->directory->GetListing("roads@" + a_->domain).ok());
+  EXPECT_TRUE(b_->directory->GetProfile(alice, "").ok());
+
+  // B loses its mirror (as after a revocation): the next push starts after B's head, B pulls
+  // the gap from A and ends with everything.
+  ASSERT_TRUE(b_->store->writer()
+                  .SubmitAndWait([&](storage::Database& db) -> Status {
+                    auto stmt = db.Cached("DELETE FROM streams WHERE name = ?1");
+                    if (!stmt.ok()) return stmt.error();
+                    storage::StatementReset reset{*stmt};
+                    (*stmt)->Bind(1, stream);
+                    return (*stmt)->Run();
+                  })
+                  .ok());
+  EXPECT_FALSE(b_->directory->GetProfile(alice, "").ok());
+  const uint64_t pulls = b_->replicator->stats().pulls;
+  publish("ann", "Ann");
+  ASSERT_TRUE(Eventually([&] {
+    auto head = b_->directory->Head(stream);
+    return head.ok() && *head == 3;
+  }));
+  EXPECT_GT(b_->replicator->stats().pulls, pulls);
+  EXPECT_TRUE(b_->directory->GetProfile(alice, "").ok()) << "pulled with the gap";
+  EXPECT_TRUE(b_->directory->GetProfile("ann@" + a_->domain, "").ok());
+  EXPECT_TRUE(b_->directory->GetListing("roads@" + a_->domain).ok());
 }
 
 }  // namespace

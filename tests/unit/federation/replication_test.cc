@@ -7,10 +7,12 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -19,6 +21,7 @@
 #include "federation/signature_profile.h"
 #include "federation/stream_wire.h"
 #include "federation/subscriptions.h"
+#include "groups/directory.h"
 #include "identity/jwk.h"
 #include "identity/node_keys.h"
 #include "storage/database.h"
@@ -62,6 +65,7 @@ class ReplicationTest : public ::testing::Test {
     ASSERT_TRUE(files.ok()) << files.error().message;
     files_ = std::move(files).value();
     groups_ = std::make_unique<groups::GroupStore>(*store_, clock_, "a.example");
+    directory_ = std::make_unique<groups::DirectoryStore>(*store_, clock_, "a.example");
     peers_ = std::make_unique<PeerStore>(*store_, clock_);
     HttpClientOptions options;
     options.allow_private_addresses = true;
@@ -96,6 +100,7 @@ class ReplicationTest : public ::testing::Test {
     context.min_backoff = std::chrono::milliseconds(20);
     replicator_ = std::make_unique<Replicator>(context, *store_, *groups_, *files_, *peers_,
                                                *client_, replay_, clock_);
+    replicator_->SetDirectory(directory_.get());
   }
 
   void AddActivePeer(const std::string& node, const Ed25519SecretKey& key) {
@@ -216,6 +221,7 @@ class ReplicationTest : public ::testing::Test {
   std::shared_ptr<const identity::NodeKeyring> self_keys_;
   std::unique_ptr<groups::FileStore> files_;
   std::unique_ptr<groups::GroupStore> groups_;
+  std::unique_ptr<groups::DirectoryStore> directory_;
   std::unique_ptr<PeerStore> peers_;
   std::unique_ptr<HttpClient> client_;
   ReplayCache replay_;
@@ -403,7 +409,11 @@ TEST_F(ReplicationTest, SubscribersFollowMembership) {
   // A member of B joins (invited first: private groups are invite-only here).
   ASSERT_TRUE(
       Local(stream, "member.invited", "alice@a.example", {{"member", "bob@b.example"}}).ok());
-  EXPECT_FALSE(Sub(stream, kB).has_value()) << "an invite does not make B a subscriber";
+  // The invite makes B a subscriber (so that B can show it and bob can accept through B).
+  auto invited = Sub(stream, kB);
+  ASSERT_TRUE(invited.has_value()) << "an invite makes the invitee's node a subscriber";
+  EXPECT_FALSE(invited->until_seq.has_value());
+  EXPECT_FALSE(Sub(stream, kC).has_value()) << "nobody of C is invited";
   ASSERT_EQ(Send(b_key_, "POST", Path(stream, "commands"),
                  CommandBody("member.joined", "bob@b.example", {{"member", "bob@b.example"}}, "j1"))
                 .status,
@@ -768,6 +778,265 @@ TEST_F(ReplicationTest, APendingFileCommandLetsItsOwnerFetchTheBytes) {
   const std::string path = std::string(kFilesPathPrefix) + stored->sha256;
   EXPECT_EQ(Send(down_key_, "GET", path, "").status, 200) << "the owner fetches it";
   EXPECT_EQ(Send(b_key_, "GET", path, "").status, 404) << "nobody else";
+}
+
+}  // namespace
+}  // namespace kith::federation
+
+namespace kith::federation {
+namespace {
+
+// --- Directory streams ---------------------------------------------------------------------
+
+json BProfile(const std::string& address, const std::string& name = "Bob Brown") {
+  return {{"address", address},
+          {"display_name", name},
+          {"organisation", "Borders Council"},
+          {"job_title", "Planner"},
+          {"bio", ""}};
+}
+
+json BListing(const std::string& ref) {
+  return {{"group", ref},          {"name", "Club"},         {"description", "About"},
+          {"tags", json::array()}, {"visibility", "public"}, {"join_policy", "open"},
+          {"status", "active"},    {"member_count", 2}};
+}
+
+TEST(DirectoryWire, TheGoldenBatchParsesAndIsRefusedForAnotherOwner) {
+  std::ifstream in(std::string(KITH_SOURCE_DIR) +
+                   "/tests/unit/federation/fixtures/stream_directory_batch.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  ASSERT_FALSE(text.str().empty());
+  auto batch = ParseEventBatch("directory@a.example", text.str(), kMaxEventsBody);
+  ASSERT_TRUE(batch.ok()) << batch.error().message;
+  ASSERT_EQ(batch->events.size(), 4u);
+  EXPECT_EQ(batch->events[1].type, "group.listed");
+  EXPECT_EQ(batch->events[1].data["member_count"], 2);
+  // The same events in another node's directory speak for members that are not its own.
+  std::string other = text.str();
+  other.replace(other.find("directory@a.example"), 19, "directory@b.example");
+  EXPECT_FALSE(ParseEventBatch("directory@b.example", other, kMaxEventsBody).ok());
+  auto name = ParseStreamName("directory@a.example");
+  ASSERT_TRUE(name.ok());
+  EXPECT_EQ(name->kind, StreamKind::kDirectory);
+  EXPECT_EQ(name->owner_domain, "a.example");
+  EXPECT_EQ(ParseStreamName("group:planning@a.example")->kind, StreamKind::kGroup);
+  EXPECT_FALSE(ParseStreamName("directory@").ok());
+  EXPECT_FALSE(ParseStreamName("planning@a.example").ok());
+  EXPECT_TRUE(CheckStreamOwner("directory@a.example", "a.example").ok());
+  EXPECT_EQ(CheckStreamOwner("directory@a.example", "b.example").error().code,
+            ErrorCode::kPermissionDenied);
+}
+
+TEST_F(ReplicationTest, DirectoryPushesFromTheirOwnerAreApplied) {
+  const std::string stream = "directory@b.example";
+  const json p1 = BEvent(1, "profile.published", "bob@b.example", BProfile("bob@b.example"));
+  const json l2 = BEvent(2, "group.listed", "bob@b.example", BListing("club@b.example"));
+  StreamResponse pushed =
+      Send(b_key_, "POST", Path(stream, "events"), BBatch(stream, {p1, l2}).dump());
+  ASSERT_EQ(pushed.status, 200) << pushed.body;
+  EXPECT_EQ(json::parse(pushed.body), json({{"head", 2}}));
+  auto bob = directory_->GetProfile("bob@b.example", "alice@a.example");
+  ASSERT_TRUE(bob.ok()) << bob.error().message;
+  EXPECT_EQ(bob->display_name, "Bob Brown");
+  EXPECT_TRUE(directory_->GetListing("club@b.example").ok());
+  // Replayed: acknowledged, nothing changes; then an update and a removal.
+  StreamResponse again =
+      Send(b_key_, "POST", Path(stream, "events"), BBatch(stream, {p1, l2}).dump());
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(json::parse(again.body), json({{"head", 2}}));
+  const json r3 = BEvent(3, "profile.removed", "bob@b.example", {{"address", "bob@b.example"}});
+  ASSERT_EQ(Send(b_key_, "POST", Path(stream, "events"), BBatch(stream, {r3}).dump()).status, 200);
+  EXPECT_EQ(directory_->GetProfile("bob@b.example", "").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(*directory_->Head(stream), 3);
+}
+
+TEST_F(ReplicationTest, ForgedMalformedAndOversizedDirectoryPushesChangeNothing) {
+  const std::string stream = "directory@b.example";
+  const json p1 = BEvent(1, "profile.published", "bob@b.example", BProfile("bob@b.example"));
+  // C pushes B's directory: forged owner.
+  StreamResponse forged = Send(c_key_, "POST", Path(stream, "events"), BBatch(stream, {p1}).dump());
+  EXPECT_EQ(forged.status, 403) << forged.body;
+  EXPECT_EQ(json::parse(forged.body)["error"], "not_stream_owner");
+  // B pushes this node's directory.
+  EXPECT_EQ(Send(b_key_, "POST", Path("directory@a.example", "events"),
+                 BBatch("directory@a.example", {p1}).dump())
+                .status,
+            403);
+  // B speaks for a member of C; a group event type; a listing of a private group; bad data.
+  const json other = BEvent(1, "profile.published", "carl@c.example", BProfile("carl@c.example"));
+  EXPECT_EQ(Send(b_key_, "POST", Path(stream, "events"), BBatch(stream, {other}).dump()).status,
+            400);
+  const json group_type =
+      BEvent(1, "group.created", "bob@b.example",
+             {{"name", "X"}, {"visibility", "public"}, {"join_policy", "open"}});
+  EXPECT_EQ(
+      Send(b_key_, "POST", Path(stream, "events"), BBatch(stream, {group_type}).dump()).status,
+      400);
+  json private_listing = BListing("club@b.example");
+  private_listing["visibility"] = "private";
+  const json priv = BEvent(1, "group.listed", "bob@b.example", private_listing);
+  EXPECT_EQ(Send(b_key_, "POST", Path(stream, "events"), BBatch(stream, {priv}).dump()).status,
+            400);
+  // A good event followed by a bad one: the whole batch is refused.
+  const json bad2 = BEvent(2, "profile.published", "bob@b.example", {{"address", "bob@b.example"}});
+  EXPECT_EQ(Send(b_key_, "POST", Path(stream, "events"), BBatch(stream, {p1, bad2}).dump()).status,
+            400);
+  // Oversized.
+  std::string huge = BBatch(stream, {p1}).dump();
+  huge.insert(huge.size() - 1, ",\"pad\":\"" + std::string(kMaxEventsBody, 'x') + "\"");
+  EXPECT_EQ(Send(b_key_, "POST", Path(stream, "events"), huge).status, 413);
+  // Unsigned by a peer.
+  EXPECT_EQ(Send(stranger_key_, "POST", Path(stream, "events"), BBatch(stream, {p1}).dump()).status,
+            401);
+  EXPECT_EQ(*directory_->Head(stream), 0) << "nothing of a refused batch is kept";
+  EXPECT_FALSE(directory_->GetProfile("bob@b.example", "").ok());
+  // Commands and follows are for group streams only.
+  EXPECT_GE(Send(b_key_, "POST", Path("directory@a.example", "commands"),
+                 CommandBody("profile.published", "bob@b.example", BProfile("bob@b.example"), "d1"))
+                .status,
+            400);
+  EXPECT_GE(
+      Send(b_key_, "POST", Path("directory@a.example", "follow"), R"({"follow":true})").status,
+      400);
+}
+
+TEST_F(ReplicationTest, ADirectoryGapIsPulledFromItsOwner) {
+  // The owner is down: the gap cannot be filled, nothing is applied, the push is refused (503,
+  // the owner retries).
+  const std::string stream = "directory@127.0.0.1:9";
+  const json p3 =
+      BEvent(3, "profile.published", "dan@127.0.0.1:9", BProfile("dan@127.0.0.1:9", "Dan"));
+  StreamResponse gap = Send(down_key_, "POST", Path(stream, "events"), BBatch(stream, {p3}).dump());
+  EXPECT_EQ(gap.status, 503) << gap.body;
+  EXPECT_EQ(*directory_->Head(stream), 0);
+  EXPECT_EQ(replicator_->stats().pulls, 1u) << "the receiver tried to pull the gap";
+}
+
+TEST_F(ReplicationTest, ThisNodesDirectoryIsServedToActivePeers) {
+  Status published = store_->writer().SubmitAndWait([&](storage::Database& db) -> Status {
+    auto r =
+        directory_->PublishIn(db, groups::DirectoryChange{"profile.published", "alice@a.example",
+                                                          BProfile("alice@a.example", "Alice")});
+    if (!r.ok()) return r.error();
+    return OkStatus();
+  });
+  ASSERT_TRUE(published.ok()) << published.error().message;
+  StreamResponse pull = Send(c_key_, "GET", Path("directory@a.example", "events") + "?after=0", "");
+  ASSERT_EQ(pull.status, 200) << pull.body;
+  json page = json::parse(pull.body);
+  EXPECT_EQ(page["head"], 1);
+  ASSERT_EQ(page["events"].size(), 1u);
+  EXPECT_EQ(page["events"][0]["data"]["display_name"], "Alice");
+  // Another node's directory is not served from here; strangers get nothing.
+  EXPECT_EQ(Send(c_key_, "GET", Path("directory@b.example", "events") + "?after=0", "").status,
+            404);
+  EXPECT_EQ(
+      Send(stranger_key_, "GET", Path("directory@a.example", "events") + "?after=0", "").status,
+      401);
+}
+
+TEST_F(ReplicationTest, DirectorySubscriptionsFollowPeerState) {
+  const std::string stream = "directory@a.example";
+  // A mirror of B's directory exists here.
+  const json p1 = BEvent(1, "profile.published", "bob@b.example", BProfile("bob@b.example"));
+  ASSERT_EQ(Send(b_key_, "POST", Path("directory@b.example", "events"),
+                 BBatch("directory@b.example", {p1}).dump())
+                .status,
+            200);
+  replicator_->Start();
+  auto eventually = [&](const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return done();
+  };
+  // Every active peer subscribes to this node's directory from the start.
+  ASSERT_TRUE(eventually([&] { return Sub(stream, kB) && Sub(stream, kC) && Sub(stream, kDown); }));
+  EXPECT_EQ(Sub(stream, kB)->acked, 0);
+  EXPECT_FALSE(Sub(stream, kB)->until_seq.has_value());
+
+  auto change = [&](const char* node, PeerEvent event) {
+    PeerChange c;
+    c.node_id = node;
+    c.event = event;
+    c.audit = AuditRecord{"kithctl", "admin.sock", "{}"};
+    ASSERT_TRUE(peers_->ApplyEvent(c).ok());
+    replicator_->NotePeerChanged(node);
+  };
+  // B's cursor moved; B is suspended: the row (and cursor) stays, nothing is delivered.
+  ASSERT_TRUE(store_->writer()
+                  .SubmitAndWait([&](storage::Database& db) -> Status {
+                    auto r = directory_->PublishIn(
+                        db, groups::DirectoryChange{"profile.published", "alice@a.example",
+                                                    BProfile("alice@a.example", "Alice")});
+                    if (!r.ok()) return r.error();
+                    return AckIn(db, stream, kB, 1);
+                  })
+                  .ok());
+  change(kB, PeerEvent::kSuspend);
+  change(kC, PeerEvent::kRevoke);
+  // C revoked: its row goes; B suspended: kept with its cursor.
+  ASSERT_TRUE(eventually([&] { return !Sub(stream, kC).has_value(); }));
+  ASSERT_TRUE(Sub(stream, kB).has_value());
+  EXPECT_EQ(Sub(stream, kB)->acked, 1);
+  // B's directory stays while B is suspended (public listings, no longer updated)...
+  EXPECT_TRUE(directory_->GetProfile("bob@b.example", "").ok());
+  // ...and goes when B is revoked.
+  change(kB, PeerEvent::kRevoke);
+  ASSERT_TRUE(eventually([&] { return !Sub(stream, kB).has_value(); }));
+  EXPECT_EQ(directory_->GetProfile("bob@b.example", "").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(*directory_->Head("directory@b.example"), 0);
+  // A revoked peer's pushes are refused.
+  EXPECT_EQ(Send(b_key_, "POST", Path("directory@b.example", "events"),
+                 BBatch("directory@b.example", {p1}).dump())
+                .status,
+            401);
+  EXPECT_TRUE(Sub(stream, kDown).has_value());
+}
+
+TEST_F(ReplicationTest, GroupListingsAreAppendedWithTheGroupEvent) {
+  const std::string stream = "directory@a.example";
+  const std::string roads = CreateGroup("roads", "public");
+  // Appended by the job that appended group.created (visible as soon as Submit answered).
+  ASSERT_EQ(*directory_->Head(stream), 1);
+  auto listing = directory_->GetListing("roads@a.example");
+  ASSERT_TRUE(listing.ok()) << listing.error().message;
+  EXPECT_EQ(listing->member_count, 1);
+  EXPECT_EQ(listing->name, "Group roads");
+
+  // A member of B joins through a command: the member count is published.
+  ASSERT_EQ(Send(b_key_, "POST", Path(roads, "commands"),
+                 CommandBody("member.joined", "bob@b.example", {{"member", "bob@b.example"}}, "j1"))
+                .status,
+            200);
+  EXPECT_EQ(*directory_->Head(stream), 2);
+  EXPECT_EQ(directory_->GetListing("roads@a.example")->member_count, 2);
+  auto events = directory_->EventsAfter(stream, 1, 10);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].actor, "alice@a.example") << "a remote actor's change is the group's";
+
+  // Content changes nothing in the listing.
+  ASSERT_TRUE(
+      Local(roads, "thread.created", "alice@a.example", {{"title", "T"}, {"body", "B"}}).ok());
+  EXPECT_EQ(*directory_->Head(stream), 2);
+  // Archived: the listing says so.
+  ASSERT_TRUE(Local(roads, "group.archived", "alice@a.example", json::object()).ok());
+  EXPECT_EQ(directory_->GetListing("roads@a.example")->status, groups::GroupStatus::kArchived);
+
+  // A private group is never listed; a group that turns private is unlisted.
+  CreateGroup("secret", "private");
+  EXPECT_EQ(directory_->GetListing("secret@a.example").error().code, ErrorCode::kNotFound);
+  const std::string open = CreateGroup("open", "restricted");
+  EXPECT_TRUE(directory_->GetListing("open@a.example").ok());
+  ASSERT_TRUE(Local(open, "group.updated", "alice@a.example", {{"visibility", "private"}}).ok());
+  EXPECT_EQ(directory_->GetListing("open@a.example").error().code, ErrorCode::kNotFound);
+  auto last = directory_->EventsAfter(stream, *directory_->Head(stream) - 1, 10);
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->back().type, "group.unlisted");
 }
 
 }  // namespace

@@ -327,5 +327,119 @@ TEST(DirectoryStoreTest, LocalProfilesFollowVisibility) {
   EXPECT_EQ(a.directory.GetProfile("bad address", "").error().code, ErrorCode::kInvalidArgument);
 }
 
+Result<int64_t> Sync(DirNode& n) {
+  return Await<int64_t>(
+      [&](identity::Done<int64_t> done) { n.directory.SyncMembers(std::move(done)); });
+}
+
+std::vector<Event> AllEvents(DirNode& n) {
+  auto events = n.directory.EventsAfter(n.directory.stream(), 0, 1000);
+  EXPECT_TRUE(events.ok());
+  return events.ok() ? *events : std::vector<Event>{};
+}
+
+TEST(DirectorySyncMembers, PublishesAndRemovesTheDifferencesOnly) {
+  DirNode a("a.example");
+  const auto net = a.AddMember("net", identity::DirectoryVisibility::kNetwork);
+  a.AddMember("mine", identity::DirectoryVisibility::kNode);
+  a.AddMember("ghost", identity::DirectoryVisibility::kHidden);
+  const auto other = a.AddMember("other", identity::DirectoryVisibility::kNetwork);
+
+  auto first = Sync(a);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(*first, 2);  // net and other
+  auto events = AllEvents(a);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].type, "profile.published");
+  EXPECT_EQ(events[0].data["address"], "net@a.example");
+  EXPECT_EQ(events[0].data["display_name"], "Person net");
+  EXPECT_EQ(events[0].data["organisation"], "Fife Council");
+  EXPECT_EQ(events[1].data["address"], "other@a.example");
+
+  // Idempotent: nothing differs, nothing is appended.
+  auto again = Sync(a);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 0);
+  EXPECT_EQ(AllEvents(a).size(), 2u);
+
+  auto update = [&](int64_t id, identity::ProfileUpdate u) {
+    auto r = Await<identity::Member>([&](identity::Done<identity::Member> done) {
+      a.members.UpdateProfile(id, std::move(u), std::move(done));
+    });
+    ASSERT_TRUE(r.ok()) << r.error().message;
+  };
+  // A changed profile is published again; network -> node removes it; node -> network back.
+  identity::ProfileUpdate job;
+  job.job_title = "Roads engineer";
+  update(net.id, job);
+  ASSERT_EQ(*Sync(a), 1);
+  EXPECT_EQ(AllEvents(a).back().data["job_title"], "Roads engineer");
+  identity::ProfileUpdate to_node;
+  to_node.visibility = identity::DirectoryVisibility::kNode;
+  update(net.id, to_node);
+  ASSERT_EQ(*Sync(a), 1);
+  EXPECT_EQ(AllEvents(a).back().type, "profile.removed");
+  EXPECT_EQ(AllEvents(a).back().data["address"], "net@a.example");
+  identity::ProfileUpdate to_network;
+  to_network.visibility = identity::DirectoryVisibility::kNetwork;
+  update(net.id, to_network);
+  ASSERT_EQ(*Sync(a), 1);
+  EXPECT_EQ(AllEvents(a).back().type, "profile.published");
+  // -> hidden removes it.
+  identity::ProfileUpdate to_hidden;
+  to_hidden.visibility = identity::DirectoryVisibility::kHidden;
+  update(net.id, to_hidden);
+  ASSERT_EQ(*Sync(a), 1);
+  EXPECT_EQ(AllEvents(a).back().type, "profile.removed");
+
+  // Disabled, then removed for good.
+  auto disabled = Await<identity::Member>([&](identity::Done<identity::Member> done) {
+    a.members.SetStatus(other.id, identity::MemberStatus::kDisabled, std::move(done));
+  });
+  ASSERT_TRUE(disabled.ok());
+  ASSERT_EQ(*Sync(a), 1);
+  EXPECT_EQ(AllEvents(a).back().type, "profile.removed");
+  EXPECT_EQ(AllEvents(a).back().data["address"], "other@a.example");
+  auto enabled = Await<identity::Member>([&](identity::Done<identity::Member> done) {
+    a.members.SetStatus(other.id, identity::MemberStatus::kActive, std::move(done));
+  });
+  ASSERT_TRUE(enabled.ok());
+  ASSERT_EQ(*Sync(a), 1);
+  auto removed =
+      Await<void>([&](identity::Done<void> done) { a.members.Remove(other.id, std::move(done)); });
+  ASSERT_TRUE(removed.ok());
+  ASSERT_EQ(*Sync(a), 1);
+  EXPECT_EQ(AllEvents(a).back().type, "profile.removed");
+  EXPECT_EQ(*Sync(a), 0);
+
+  // What the mirror ends with: nobody (net hidden, other removed).
+  DirNode b("b.example");
+  auto applied = b.Apply("directory@a.example", AllEvents(a));
+  ASSERT_TRUE(applied.ok()) << applied.error().message;
+  EXPECT_FALSE(b.directory.GetProfile("net@a.example", "").ok());
+  EXPECT_FALSE(b.directory.GetProfile("other@a.example", "").ok());
+}
+
+TEST(DirectorySyncMembers, WorksInStepsOfAtMostTheBatchSize) {
+  DirNode a("a.example");
+  for (int i = 0; i < 5; ++i) {
+    a.AddMember("m" + std::to_string(i), identity::DirectoryVisibility::kNetwork);
+  }
+  auto step = a.node.store().writer().SubmitAndWait([&](storage::Database& db) -> Status {
+    auto first = a.directory.SyncMembersIn(db, 0, 2);
+    if (!first.ok()) return first.error();
+    EXPECT_EQ(first->changed, 2);
+    EXPECT_TRUE(first->next_after.has_value());
+    auto rest = a.directory.SyncMembersIn(db, *first->next_after, 10);
+    if (!rest.ok()) return rest.error();
+    EXPECT_EQ(rest->changed, 3);
+    EXPECT_FALSE(rest->next_after.has_value());
+    return OkStatus();
+  });
+  ASSERT_TRUE(step.ok()) << step.error().message;
+  EXPECT_EQ(AllEvents(a).size(), 5u);
+  EXPECT_EQ(*Sync(a), 0);
+}
+
 }  // namespace
 }  // namespace kith::groups

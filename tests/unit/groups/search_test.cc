@@ -104,12 +104,16 @@ TEST(FtsQueryTest, QuotesTermsAndPrefixesTheLast) {
   EXPECT_EQ(FtsQuery("road tra"), "\"road\" \"tra\"*");
   EXPECT_EQ(FtsQuery("  "), "");
   EXPECT_EQ(FtsQuery("\"*-^:()"), "");
-  EXPECT_EQ(FtsQuery("a NEAR(b c)"), "\"a\" \"NEAR\" \"b\" \"c\"*");
-  EXPECT_EQ(FtsQuery("-roads OR col:x"), "\"roads\" \"OR\" \"col\" \"x\"*");
+  EXPECT_EQ(FtsQuery("a NEAR(b c)"), "\"a\" \"NEAR\" \"b\" \"c\"");
+  EXPECT_EQ(FtsQuery("-roads OR col:x"), "\"roads\" \"OR\" \"col\" \"x\"");
   EXPECT_EQ(FtsQuery("Zürich café"), "\"Zürich\" \"café\"*");
   EXPECT_EQ(FtsQuery("o'brien"), "\"o\" \"brien\"*");
   EXPECT_EQ(FtsQuery("bad\xff\xfe utf"), "\"bad\" \"utf\"*");
-  EXPECT_EQ(FtsQuery("a\xe2\x80\x94z"), "\"a\" \"z\"*");  // em dash separates
+  EXPECT_EQ(FtsQuery("a\xe2\x80\x94z"), "\"a\" \"z\"");  // em dash separates
+  // A last term of 1 character is a whole word: "s"* would match most of the index.
+  EXPECT_EQ(FtsQuery("james s"), "\"james\" \"s\"");
+  EXPECT_EQ(FtsQuery("james sm"), "\"james\" \"sm\"*");
+  EXPECT_EQ(FtsQuery("日本語"), "\"日本語\"*");  // characters, not bytes
   std::string many;
   for (int i = 0; i < 40; ++i) many += "w" + std::to_string(i) + " ";
   const std::string q = FtsQuery(many);
@@ -422,6 +426,198 @@ TEST_F(GroupSearchTest, FiltersAndPagination) {
   ASSERT_TRUE(visible.ok());
   EXPECT_EQ(visible->hits.size(), 2u);
   EXPECT_FALSE(visible->more);
+}
+
+std::string SnippetText(const SearchHit& hit) {
+  std::string text;
+  for (const auto& part : hit.snippet) text += part.match ? "[" + part.text + "]" : part.text;
+  return text;
+}
+
+TEST_F(GroupSearchTest, TagsAreAListAndIndexedAsWords) {
+  a_.Do("group:bins@a.example", kOwner, "group.created",
+        {{"name", "Bin collections"},
+         {"description", "Kerbside services"},
+         {"tags", json::array({"recycling", "waste"})},
+         {"visibility", "public"},
+         {"join_policy", "open"}});
+  const int64_t doc = a_.Do("group:bins@a.example", kOwner, "file.added", [] {
+    json f = File("Route plan", "collection rounds");
+    f["tags"] = json::array({"rounds", "routes"});
+    return f;
+  }());
+  auto page = a_.searcher.Search(kLocal, "recycling", {}, 10, 0);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->hits.size(), 1u);
+  const SearchHit& group = page->hits[0];
+  EXPECT_EQ(group.group, "bins@a.example");
+  EXPECT_EQ(group.tags, (std::vector<std::string>{"recycling", "waste"}));
+  EXPECT_FALSE(group.archived);
+  const std::string text = SnippetText(group);
+  EXPECT_EQ(text.find('"'), std::string::npos) << text;  // no JSON text
+  EXPECT_EQ(text.find("[\""), std::string::npos) << text;
+  EXPECT_NE(text.find("[recycling] waste"), std::string::npos) << text;
+
+  auto docs = a_.searcher.Search(kLocal, "routes", {}, 10, 0);
+  ASSERT_TRUE(docs.ok());
+  ASSERT_EQ(docs->hits.size(), 1u);
+  EXPECT_EQ(docs->hits[0].document_id, doc);
+  EXPECT_EQ(docs->hits[0].tags, (std::vector<std::string>{"rounds", "routes"}));
+  // Changed tags are searchable at once; old ones are gone.
+  a_.Do("group:bins@a.example", kOwner, "group.updated", {{"tags", json::array({"compost"})}});
+  EXPECT_TRUE(a_.Find(kLocal, "recycling").empty());
+  auto updated = a_.searcher.Search(kLocal, "compost", {}, 10, 0);
+  ASSERT_TRUE(updated.ok());
+  ASSERT_EQ(updated->hits.size(), 1u);
+  EXPECT_EQ(updated->hits[0].tags, std::vector<std::string>{"compost"});
+  // People have none.
+  a_.AddMember("tess", "Tess Compost", "Fife Council", identity::DirectoryVisibility::kNetwork);
+  auto people = a_.searcher.Search(kLocal, "tess", {}, 10, 0);
+  ASSERT_TRUE(people.ok());
+  ASSERT_EQ(people->hits.size(), 1u);
+  EXPECT_TRUE(people->hits[0].tags.empty());
+  EXPECT_FALSE(people->hits[0].archived);
+}
+
+TEST_F(GroupSearchTest, ArchivedGroupsAreFoundAndMarked) {
+  a_.Do("group:open@a.example", kOwner, "group.archived", json::object());
+  auto page = a_.searcher.Search(kLocal, "tarmac", {}, 10, 0);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->hits.size(), 2u);  // the group and its thread
+  for (const SearchHit& hit : page->hits) EXPECT_TRUE(hit.archived) << hit.group;
+  auto reply = a_.searcher.Search(kLocal, "asphalt", {}, 10, 0);
+  ASSERT_TRUE(reply.ok());
+  ASSERT_EQ(reply->hits.size(), 1u);
+  EXPECT_TRUE(reply->hits[0].archived);
+  // Other groups are not marked; unarchiving clears the mark.
+  auto club = a_.searcher.Search(kLocal, "restricted club", {}, 10, 0);
+  ASSERT_TRUE(club.ok());
+  ASSERT_EQ(club->hits.size(), 1u);
+  EXPECT_FALSE(club->hits[0].archived);
+  a_.Do("group:open@a.example", kOwner, "group.unarchived", json::object());
+  auto again = a_.searcher.Search(kLocal, "tarmac", {}, 10, 0);
+  ASSERT_TRUE(again.ok());
+  ASSERT_EQ(again->hits.size(), 2u);
+  for (const SearchHit& hit : again->hits) EXPECT_FALSE(hit.archived);
+  // Archiving changes nothing about who may see what.
+  a_.Do("group:secret@a.example", kOwner, "group.archived", json::object());
+  EXPECT_TRUE(a_.Find(kLocal, "zeppelin").empty());
+  auto owner = a_.searcher.Search(kOwner, "cabal", {}, 10, 0);
+  ASSERT_TRUE(owner.ok());
+  ASSERT_EQ(owner->hits.size(), 1u);
+  EXPECT_TRUE(owner->hits[0].archived);
+}
+
+TEST(SearchTest, ArchivedListingFromAnotherNodeIsMarked) {
+  SearchNode a("a.example");
+  SearchNode b("b.example");
+  DirectoryChange listing{"group.listed",
+                          "bea@b.example",
+                          {{"group", "oldies@b.example"},
+                           {"name", "Old archive"},
+                           {"description", "Kept for reference"},
+                           {"tags", json::array({"history"})},
+                           {"visibility", "public"},
+                           {"join_policy", "request"},
+                           {"status", "archived"},
+                           {"member_count", 4}}};
+  ASSERT_TRUE(Await<std::optional<Event>>([&](identity::Done<std::optional<Event>> done) {
+                b.directory.Publish(listing, std::move(done));
+              }).ok());
+  auto events = b.directory.EventsAfter("directory@b.example", 0, 100);
+  ASSERT_TRUE(events.ok());
+  ASSERT_TRUE(Await<ApplyReport>([&](identity::Done<ApplyReport> done) {
+                a.directory.ApplyRemote("directory@b.example", *events, std::move(done));
+              }).ok());
+  auto page = a.searcher.Search(kLocal, "history", {}, 10, 0);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->hits.size(), 1u);
+  EXPECT_EQ(page->hits[0].group, "oldies@b.example");
+  EXPECT_TRUE(page->hits[0].archived);
+  EXPECT_EQ(page->hits[0].tags, std::vector<std::string>{"history"});
+}
+
+TEST_F(GroupSearchTest, SnippetsMarkWhatMatched) {
+  const int64_t thread =
+      a_.Do("group:open@a.example", kOwner, "thread.created",
+            {{"title", "Long thread"},
+             {"body",
+              "One two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+              "fifteen sixteen seventeen eighteen nineteen twenty: the Zürich crossing of "
+              "twenty-one twenty-two twenty-three twenty-four twenty-five twenty-six twenty-seven "
+              "twenty-eight twenty-nine thirty thirty-one thirty-two."}});
+  auto page = a_.searcher.Search(kLocal, "zurich cross", {}, 10, 0);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->hits.size(), 1u);
+  EXPECT_EQ(page->hits[0].thread_id, thread);
+  const std::string text = SnippetText(page->hits[0]);
+  // Diacritics folded as the index folds them, the prefix marks the whole word, cut with '…'.
+  EXPECT_NE(text.find("[Zürich] [crossing]"), std::string::npos) << text;
+  EXPECT_EQ(text.rfind("…", 0), 0u) << text;
+  EXPECT_NE(text.find("…", 3), std::string::npos) << text;
+  EXPECT_EQ(text.find("One two"), std::string::npos) << text;
+  // A short text is whole, without '…'.
+  auto whole = a_.searcher.Search(kLocal, "asph", {}, 10, 0);
+  ASSERT_TRUE(whole.ok());
+  ASSERT_EQ(whole->hits.size(), 1u);
+  EXPECT_EQ(SnippetText(whole->hits[0]), "a reply about [asphalt]");
+}
+
+// The ranking step keeps the best few matches for the permission checks; when those are all
+// invisible to the viewer (or filtered out), the page must still be full.
+TEST_F(GroupSearchTest, FullPageWhenTheBestHitsAreInvisible) {
+  // 150 private threads with "kestrel" in the title outrank everything else...
+  for (int i = 0; i < 150; ++i) {
+    a_.Do("group:secret@a.example", kOwner, "thread.created",
+          {{"title", "Kestrel sighting " + std::to_string(i)}, {"body", "seen"}});
+  }
+  // ...than 30 public replies with it in the body only.
+  std::vector<std::string> visible;
+  for (int i = 0; i < 30; ++i) {
+    const int64_t post = a_.Do("group:open@a.example", kOwner, "post.created",
+                               {{"thread", open_thread_}, {"body", "a kestrel overhead"}});
+    visible.push_back("post:open@a.example#" + std::to_string(post));
+  }
+  std::sort(visible.begin(), visible.end());
+  for (const char* viewer : {kLocal, kRemote, ""}) {
+    auto first = a_.searcher.Search(viewer, "kestrel", {}, 20, 0);
+    ASSERT_TRUE(first.ok());
+    EXPECT_EQ(first->hits.size(), 20u) << viewer;
+    EXPECT_TRUE(first->more);
+    auto second = a_.searcher.Search(viewer, "kestrel", {}, 20, 20);
+    ASSERT_TRUE(second.ok());
+    EXPECT_EQ(second->hits.size(), 10u) << viewer;
+    EXPECT_FALSE(second->more);
+    std::vector<std::string> seen = a_.Find(viewer, "kestrel");
+    std::sort(seen.begin(), seen.end());
+    EXPECT_EQ(seen, visible) << viewer;  // every visible one, no private one
+  }
+  // The owner sees the private threads first.
+  auto owner = a_.searcher.Search(kOwner, "kestrel", {}, 20, 0);
+  ASSERT_TRUE(owner.ok());
+  ASSERT_EQ(owner->hits.size(), 20u);
+  for (const SearchHit& hit : owner->hits) EXPECT_EQ(hit.group, "secret@a.example");
+  EXPECT_EQ(a_.Find(kOwner, "kestrel").size(), 100u);  // the limit
+
+  // Filters too: 140 people outrank the one group, which a kind filter still finds.
+  for (int i = 0; i < 140; ++i) {
+    a_.AddMember("osprey" + std::to_string(i), "Osprey Watcher " + std::to_string(i),
+                 "Fife Council", identity::DirectoryVisibility::kNetwork);
+  }
+  a_.Do("group:birds@a.example", kOwner, "group.created",
+        {{"name", "Birdwatchers"},
+         {"description", "ospreys and osprey nests"},
+         {"visibility", "public"},
+         {"join_policy", "open"}});
+  SearchFilters groups_only;
+  groups_only.kinds = {SearchKind::kGroup};
+  EXPECT_EQ(a_.Find(kLocal, "osprey", groups_only, 10),
+            std::vector<std::string>{"group:birds@a.example"});
+  EXPECT_EQ(a_.Find(kLocal, "osprey", {}, 100, 0).size(), 100u);
+  auto last = a_.searcher.Search(kLocal, "osprey", {}, 100, 100);
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->hits.size(), 41u);
+  EXPECT_EQ(last->hits.back().group, "birds@a.example");  // body only: ranked last
 }
 
 TEST(MirroredSearchTest, PrivateMirrorContentOnlyForMembersAndGoneOnDrop) {

@@ -1,10 +1,10 @@
-// ReadMarkers (node/group_pages.h): the SQL of table read_markers (0009_read_markers.sql).
-#include <spdlog/spdlog.h>
+// ReadMarkers (groups/read_markers.h): the SQL of table read_markers.
+#include "groups/read_markers.h"
 
-#include "identity/write_result.h"
-#include "node/group_pages.h"
+#include <functional>
+#include <utility>
 
-namespace kith::node {
+namespace kith::groups {
 
 Result<std::map<int64_t, int64_t>> ReadMarkers::Get(std::string_view member,
                                                     std::string_view stream) {
@@ -25,7 +25,8 @@ Result<std::map<int64_t, int64_t>> ReadMarkers::Get(std::string_view member,
   });
 }
 
-void ReadMarkers::Mark(std::string member, std::string stream, int64_t thread_id, int64_t read_at) {
+void ReadMarkers::Mark(std::string member, std::string stream, int64_t thread_id, int64_t read_at,
+                       identity::Done<void> done) {
   identity::SubmitWrite(
       store_.writer(),
       std::function<Status(storage::Database&)>([member, stream, thread_id,
@@ -38,9 +39,7 @@ void ReadMarkers::Mark(std::string member, std::string stream, int64_t thread_id
         storage::StatementReset reset{*stmt};
         return (*stmt)->Bind(1, member).Bind(2, stream).Bind(3, thread_id).Bind(4, read_at).Run();
       }),
-      identity::Done<void>([member](Status s) {
-        if (!s.ok()) spdlog::warn("read marker of {} not saved: {}", member, s.error().message);
-      }));
+      std::move(done));
 }
 
-}  // namespace kith::node
+}  // namespace kith::groups
