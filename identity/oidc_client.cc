@@ -11,6 +11,28 @@
 namespace kith::identity {
 namespace {
 
+// A dotted-quad IPv4 address in 127.0.0.0/8, the loopback network (RFC 1122 3.2.1.3): several
+// nodes on one machine may listen on 127.0.0.1, 127.0.0.2, ... so that browsers keep their
+// cookies apart (cookies are per host, not per port).
+bool IsIpv4Loopback(std::string_view host) {
+  int octets = 0;
+  size_t i = 0;
+  while (i <= host.size()) {
+    size_t dot = host.find('.', i);
+    if (dot == std::string_view::npos) dot = host.size();
+    const std::string_view part = host.substr(i, dot - i);
+    if (part.empty() || part.size() > 3 || !std::all_of(part.begin(), part.end(), [](char c) {
+          return std::isdigit(static_cast<unsigned char>(c));
+        }))
+      return false;
+    const int value = std::stoi(std::string(part));
+    if (value > 255 || (octets == 0 && value != 127)) return false;
+    ++octets;
+    i = dot + 1;
+  }
+  return octets == 4;
+}
+
 using storage::Database;
 using storage::Statement;
 
@@ -182,7 +204,7 @@ Status ValidateRedirectUri(std::string_view uri, std::string_view field) {
     std::string lower(host);
     std::transform(lower.begin(), lower.end(), lower.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (lower != "localhost" && lower != "127.0.0.1" && lower != "[::1]")
+    if (lower != "localhost" && lower != "[::1]" && !IsIpv4Loopback(lower))
       return Invalid(field, "may use http only for a loopback host; use https");
   }
   return OkStatus();

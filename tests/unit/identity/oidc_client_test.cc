@@ -11,17 +11,35 @@ namespace {
 using testing::Await;
 
 TEST(RedirectUriTest, AcceptsHttpsAndLoopbackHttp) {
-  for (std::string_view good : {"https://rp.example/cb", "https://rp.example:8443/a/b?x=1&y=%2F",
-                                "http://127.0.0.1:5000/cb", "http://localhost/cb",
-                                "http://[::1]:8080/cb", "https://rp.example"}) {
+  for (std::string_view good :
+       {"https://rp.example/cb", "https://rp.example:8443/a/b?x=1&y=%2F",
+        "http://127.0.0.1:5000/cb", "http://localhost/cb", "http://[::1]:8080/cb",
+        "https://rp.example", "http://127.0.0.2:8402/cb", "http://127.255.1.9/cb"}) {
     EXPECT_TRUE(ValidateRedirectUri(good).ok()) << good;
   }
-  for (std::string_view bad :
-       {"", "/relative", "rp.example/cb", "https://rp.example/cb#frag", "http://rp.example/cb",
-        "ftp://rp.example/cb", "HTTPS://rp.example/cb", "https://user@rp.example/cb", "https:///cb",
-        "https://rp.example:0/cb", "https://rp.example:99999/cb", "https://rp.example/c b",
-        "https://rp.example/%zz", "https://rp.exa_mple/cb", "javascript:alert(1)",
-        "https://[::1/cb"}) {
+  for (std::string_view bad : {"",
+                               "/relative",
+                               "rp.example/cb",
+                               "https://rp.example/cb#frag",
+                               "http://rp.example/cb",
+                               "ftp://rp.example/cb",
+                               "HTTPS://rp.example/cb",
+                               "https://user@rp.example/cb",
+                               "https:///cb",
+                               "https://rp.example:0/cb",
+                               "https://rp.example:99999/cb",
+                               "https://rp.example/c b",
+                               "https://rp.example/%zz",
+                               "https://rp.exa_mple/cb",
+                               "javascript:alert(1)",
+                               "https://[::1/cb",
+                               "http://128.0.0.1/cb",
+                               "http://127.0.0/cb",
+                               "http://127.0.0.1.5/cb",
+                               "http://127.0.0.256/cb",
+                               "http://127.0.0.1x/cb",
+                               "http://127..0.1/cb",
+                               "http://127.0.0.1.example/cb"}) {
     auto r = ValidateRedirectUri(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_NE(r.error().message.find("redirect_uri"), std::string::npos);
