@@ -64,6 +64,11 @@ json SearchHitJson(const groups::SearchHit& h) {
       out["document"] = h.document_id;
       break;
   }
+  if (h.kind != groups::SearchKind::kPerson) {
+    out["archived"] = h.archived;
+    if (h.kind == groups::SearchKind::kGroup || h.kind == groups::SearchKind::kDocument)
+      out["tags"] = h.tags;
+  }
   return out;
 }
 

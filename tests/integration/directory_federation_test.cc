@@ -94,7 +94,8 @@ class DirectoryFederationTest : public ::testing::Test {
                                            {"name", name},
                                            {"description", "About " + name},
                                            {"visibility", visibility},
-                                           {"join_policy", policy}});
+                                           {"join_policy", policy},
+                                           {"tags", json::array({"roadworks", "safety"})}});
     ASSERT_TRUE(res.ok() && res->status == 201) << Describe(res);
   }
 
@@ -127,6 +128,15 @@ TEST_F(DirectoryFederationTest, PeopleAndPublicGroupsOfANodeAreFoundOnItsPeers) 
       [&] { return Finds(bob_api, "Zebracrossing", "group", "group", "roads@" + A().domain()); },
       seconds(30), std::chrono::milliseconds(100)))
       << Search(bob_api, "Zebracrossing").dump();
+  // The listing carries its tags as a list and whether the group is archived.
+  int listed = 0;
+  for (const json& hit : Search(bob_api, "Zebracrossing")) {
+    if (hit.value("kind", "") != "group") continue;
+    ++listed;
+    EXPECT_EQ(hit["tags"], json::array({"roadworks", "safety"})) << hit.dump();
+    EXPECT_EQ(hit["archived"], false) << hit.dump();
+  }
+  EXPECT_EQ(listed, 1);
   // Members of A with visibility node are not in B's directory.
   EXPECT_FALSE(Finds(bob_api, "Plain", "person", "address", alice->address));
 
