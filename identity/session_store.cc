@@ -1,6 +1,8 @@
 #include "identity/session_store.h"
 
 #include <sodium.h>
+#include <array>
+#include <optional>
 
 #include "identity/jwk.h"
 
@@ -51,6 +53,33 @@ Error InvalidSession() {
   return MakeError(ErrorCode::kUnauthenticated, "not signed in", "invalid_session");
 }
 
+// A fresh session token (base64url of kTokenBytes random bytes) and the SHA-256 of its raw
+// bytes, which is all the database keeps. The raw bytes are wiped.
+struct FreshToken {
+  std::string token;
+  std::array<uint8_t, 32> hash{};
+};
+FreshToken NewToken() {
+  std::array<uint8_t, kTokenBytes> raw{};
+  randombytes_buf(raw.data(), raw.size());
+  FreshToken fresh;
+  fresh.token = Base64UrlEncode(raw);
+  fresh.hash = Sha256(std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()));
+  sodium_memzero(raw.data(), raw.size());
+  return fresh;
+}
+
+// The stored hash of a presented token; nullopt when the token cannot be one of ours.
+std::optional<std::array<uint8_t, 32>> TokenHash(std::string_view token) {
+  if (token.size() != 43) return std::nullopt;
+  auto raw = Base64UrlDecode(token);
+  if (!raw.ok() || raw->size() != kTokenBytes) return std::nullopt;
+  const auto hash =
+      Sha256(std::string_view(reinterpret_cast<const char*>(raw->data()), raw->size()));
+  sodium_memzero(raw->data(), raw->size());
+  return hash;
+}
+
 }  // namespace
 
 SessionStore::SessionStore(storage::Store& store, const Clock& clock, Options options)
@@ -63,12 +92,10 @@ bool SessionStore::Expired(const Session& s, int64_t now) const {
 }
 
 void SessionStore::Create(int64_t member_id, SessionContext context, Done<NewSession> done) {
-  std::array<uint8_t, kTokenBytes> raw{};
-  randombytes_buf(raw.data(), raw.size());
+  auto fresh = NewToken();
   NewSession created;
-  created.token = Base64UrlEncode(raw);
-  const auto hash = Sha256(std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()));
-  sodium_memzero(raw.data(), raw.size());
+  created.token = std::move(fresh.token);
+  const auto hash = fresh.hash;
   const int64_t now = clock_.UnixSeconds();
   Session& s = created.session;
   s.member_id = member_id;
@@ -114,19 +141,15 @@ void SessionStore::Create(int64_t member_id, SessionContext context, Done<NewSes
 }
 
 Result<Session> SessionStore::Authenticate(std::string_view token) {
-  if (token.size() != 43) return InvalidSession();
-  auto raw = Base64UrlDecode(token);
-  if (!raw.ok() || raw->size() != kTokenBytes) return InvalidSession();
-  const auto hash =
-      Sha256(std::string_view(reinterpret_cast<const char*>(raw->data()), raw->size()));
-  sodium_memzero(raw->data(), raw->size());
+  const auto hash = TokenHash(token);
+  if (!hash) return InvalidSession();
   auto found = store_.Read([&](Database& db) -> Result<Session> {
     auto stmt = db.Cached("SELECT " + std::string(kSessionColumns) +
                           ", m.status FROM sessions s JOIN members m ON m.id = s.member_id "
                           "WHERE s.token_hash = ?1");
     if (!stmt.ok()) return stmt.error();
     StatementReset reset{*stmt};
-    (*stmt)->BindBlob(1, hash);
+    (*stmt)->BindBlob(1, *hash);
     auto row = (*stmt)->Step();
     if (!row.ok()) return row.error();
     if (!*row || (*stmt)->ColumnText(9) != "active") return InvalidSession();
@@ -274,12 +297,10 @@ void SessionStore::CreateRemote(RemoteSignIn who, SessionContext context, Done<N
   if (who.address.empty() || who.handle.empty() || who.home_node.empty() || who.sub.empty())
     return done(MakeError(ErrorCode::kInvalidArgument,
                           "a remote member needs an address, a handle, a home node and a sub"));
-  std::array<uint8_t, kTokenBytes> raw{};
-  randombytes_buf(raw.data(), raw.size());
+  auto fresh = NewToken();
   NewSession created;
-  created.token = Base64UrlEncode(raw);
-  const auto hash = Sha256(std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()));
-  sodium_memzero(raw.data(), raw.size());
+  created.token = std::move(fresh.token);
+  const auto hash = fresh.hash;
   const int64_t now = clock_.UnixSeconds();
   Session& s = created.session;
   s.csrf_token = RandomBase64Url(32);
@@ -365,19 +386,15 @@ void SessionStore::CreateRemote(RemoteSignIn who, SessionContext context, Done<N
 Result<Session> SessionStore::AuthenticateAny(std::string_view token) {
   auto local = Authenticate(token);
   if (local.ok() || local.error().reason != "invalid_session") return local;
-  if (token.size() != 43) return InvalidSession();
-  auto raw = Base64UrlDecode(token);
-  if (!raw.ok() || raw->size() != kTokenBytes) return InvalidSession();
-  const auto hash =
-      Sha256(std::string_view(reinterpret_cast<const char*>(raw->data()), raw->size()));
-  sodium_memzero(raw->data(), raw->size());
+  const auto hash = TokenHash(token);
+  if (!hash) return InvalidSession();
   auto found = store_.Read([&](Database& db) -> Result<Session> {
     auto stmt = db.Cached("SELECT " + std::string(kRemoteSessionColumns) +
                           " FROM remote_sessions s JOIN remote_members r "
                           "ON r.id = s.remote_member_id WHERE s.token_hash = ?1");
     if (!stmt.ok()) return stmt.error();
     StatementReset reset{*stmt};
-    (*stmt)->BindBlob(1, hash);
+    (*stmt)->BindBlob(1, *hash);
     auto row = (*stmt)->Step();
     if (!row.ok()) return row.error();
     if (!*row) return InvalidSession();
