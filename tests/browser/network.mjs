@@ -21,28 +21,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
 
 import { binDirFrom, freePort } from '../oidc/kith_node.mjs';
+import { axeCheck, check, launchChromium, runBrowserTest } from './harness.mjs';
 import { DEMO_PASSWORD, PRIVATE_WORD, UkNetwork, WebClient, waitFor } from
   '../../examples/uk-network/network.mjs';
 
-const require = createRequire(import.meta.url);
-const axeSource = require('axe-core').source;
-
 const OVERALL_TIMEOUT_MS = 270_000;
 const REPLICATION_TIMEOUT_MS = 30_000;
-const CHROMIUM = process.env.KITH_CHROMIUM ?? '/usr/bin/chromium';
-
-let failures = 0;
-let passes = 0;
-function check(ok, what, detail) {
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}${!ok && detail ? `\n     ${detail}` : ''}`);
-  if (ok) passes++;
-  else failures++;
-  return ok;
-}
 
 const binDir = binDirFrom(process.argv[2]);
 const shotDir = path.resolve(process.argv[3] ?? path.join(binDir, '..', 'screenshots'));
@@ -56,38 +42,14 @@ async function cleanup() {
   if (net) await net.stop();
   fs.rmSync(stateDir, { recursive: true, force: true });
 }
-const timer = setTimeout(async () => {
-  console.log(`FAIL overall deadline of ${OVERALL_TIMEOUT_MS / 1000} s passed`);
-  await Promise.race([cleanup(), new Promise((r) => setTimeout(r, 10_000))]);
-  process.exit(1);
-}, OVERALL_TIMEOUT_MS);
-
-try {
-  await run();
-} catch (e) {
-  check(false, 'unexpected error', e?.stack ?? String(e));
-  for (const node of net?.nodes ?? []) {
-    console.log(`# ${node.name} log (last lines):\n${node.logTail(12)}`);
-  }
-} finally {
-  await cleanup();
-  clearTimeout(timer);
-}
-console.log(`# ${passes} passed, ${failures} failed; screenshots in ${shotDir}`);
-process.exit(failures === 0 && passes > 0 ? 0 : 1);
-
-// Runs axe-core in the page; fails on serious or critical violations (lists them all).
-async function axeCheck(page, name) {
-  await page.evaluate(axeSource);  // through DevTools, not a <script>: the page's CSP stays on
-  const result = await page.evaluate(() =>
-    window.axe.run(document, { resultTypes: ['violations'] }));
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  const minor = result.violations.filter((v) => !bad.includes(v));
-  check(bad.length === 0, `axe-core: no serious or critical violations on the ${name} page`,
-    bad.map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(', ')})`)
-      .join('\n     '));
-  for (const v of minor) console.log(`     note: ${v.impact} ${v.id}: ${v.help}`);
-}
+await runBrowserTest({
+  timeoutMs: OVERALL_TIMEOUT_MS, run, cleanup, shotDir, cleanupMs: 10_000,
+  onError: () => {
+    for (const node of net?.nodes ?? []) {
+      console.log(`# ${node.name} log (last lines):\n${node.logTail(12)}`);
+    }
+  },
+});
 
 // A main page: axe-core and a full-page screenshot.
 async function mainPage(page, name) {
@@ -143,13 +105,7 @@ async function run() {
   const inDomain = (list, node) => list.filter((a) => a.endsWith(`@${node.domain}`));
   const handleOf = (address) => address.split('@')[0];
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'],
-    timeout: 30_000,
-  });
+  browser = await launchChromium();
   const consoleErrors = [];
   async function newPage() {
     const context = await browser.newContext();

@@ -16,26 +16,12 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import * as oidc from 'openid-client';
-import { chromium } from 'playwright-core';
 
 import { KithNode, binDirFrom } from '../oidc/kith_node.mjs';
-
-const require = createRequire(import.meta.url);
-const axeSource = require('axe-core').source;
+import { axeCheck, check, launchChromium, runBrowserTest } from './harness.mjs';
 
 const OVERALL_TIMEOUT_MS = 150_000;
-const CHROMIUM = process.env.KITH_CHROMIUM ?? '/usr/bin/chromium';
-
-let failures = 0;
-let passes = 0;
-function check(ok, what, detail) {
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}${!ok && detail ? `\n     ${detail}` : ''}`);
-  if (ok) passes++;
-  else failures++;
-  return ok;
-}
 
 const binDir = binDirFrom(process.argv[2]);
 const shotDir = path.resolve(process.argv[3] ?? path.join(binDir, '..', 'screenshots'));
@@ -49,35 +35,7 @@ async function cleanup() {
   if (callbackServer) callbackServer.close();
   if (node) await node.stop();
 }
-const timer = setTimeout(async () => {
-  console.log(`FAIL overall deadline of ${OVERALL_TIMEOUT_MS / 1000} s passed`);
-  await Promise.race([cleanup(), new Promise((r) => setTimeout(r, 5000))]);
-  process.exit(1);
-}, OVERALL_TIMEOUT_MS);
-
-try {
-  await run();
-} catch (e) {
-  check(false, 'unexpected error', e?.stack ?? String(e));
-} finally {
-  await cleanup();
-  clearTimeout(timer);
-}
-console.log(`# ${passes} passed, ${failures} failed; screenshots in ${shotDir}`);
-process.exit(failures === 0 && passes > 0 ? 0 : 1);
-
-// Runs axe-core in the page; fails on serious or critical violations (lists them all).
-async function axeCheck(page, name) {
-  await page.evaluate(axeSource);  // through DevTools, not a <script>: the page's CSP stays on
-  const result = await page.evaluate(() =>
-    window.axe.run(document, { resultTypes: ['violations'] }));
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  const minor = result.violations.filter((v) => !bad.includes(v));
-  check(bad.length === 0, `axe-core: no serious or critical violations on the ${name} page`,
-    bad.map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(', ')})`)
-      .join('\n     '));
-  for (const v of minor) console.log(`     note: ${v.impact} ${v.id}: ${v.help}`);
-}
+await runBrowserTest({ timeoutMs: OVERALL_TIMEOUT_MS, run, cleanup, shotDir });
 
 async function shot(page, name) {
   await page.screenshot({ path: path.join(shotDir, `${name}.png`), fullPage: true });
@@ -108,13 +66,7 @@ async function run() {
   await new Promise((resolve) => callbackServer.listen(0, '127.0.0.1', resolve));
   const cbBase = `http://127.0.0.1:${callbackServer.address().port}`;
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'],
-    timeout: 30_000,
-  });
+  browser = await launchChromium();
   const context = await browser.newContext();
   context.setDefaultTimeout(15_000);
   const page = await context.newPage();
