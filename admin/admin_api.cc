@@ -6,6 +6,7 @@
 #include "admin/client_ops.h"
 #include "admin/key_ops.h"
 #include "admin/member_ops.h"
+#include "admin/network_ops.h"
 #include "admin/peer_ops.h"
 
 #ifndef KITH_VERSION
@@ -88,6 +89,7 @@ AdminApi::AdminApi(NodeContext context) : state_(std::make_shared<State>()) {
   AddKeyRoutes(state_->router, ctx, SystemClock::Instance());
   AddMemberRoutes(state_->router, ctx);
   AddClientRoutes(state_->router, ctx->clients);
+  AddNetworkRoutes(state_->router, ctx, SystemClock::Instance());
 }
 
 AdminResponse AdminApi::Handle(std::string_view method, std::string_view path,

@@ -34,6 +34,8 @@
 #include "storage/store.h"
 
 namespace kith::federation {
+class EntityFetcher;
+class NetworkStore;
 class PeeringService;
 class PeerStore;
 }  // namespace kith::federation
@@ -64,6 +66,16 @@ struct NodeContext {
   identity::SessionStore* sessions = nullptr;
   identity::PasswordHasher* hasher = nullptr;
   identity::OidcClientStore* clients = nullptr;
+  // Networks (admin/network_ops.h: /v1/networks...); null when networks are not running.
+  federation::NetworkStore* networks = nullptr;
+  // Lifetime of statements a network created without --statement-lifetime issues
+  // (networks.statement_lifetime).
+  int64_t default_statement_lifetime = 86400;
+  // Fetches entity configurations for fetch-member / add-member (HttpEntityFetcher in kithd).
+  federation::EntityFetcher* entity_fetcher = nullptr;
+  // Runs NetworkPeering::RefreshNow + RefreshWithdrawnNow and returns their report; empty when
+  // automatic peering is not running (POST /v1/networks/refresh then answers 503).
+  std::function<nlohmann::json()> refresh_networks;
 };
 
 struct AdminResponse {

@@ -5,6 +5,7 @@
 //   kithctl backup PATH [--data-dir D] [--json]
 //   kithctl member ... / kithctl client ...   (admin/member_commands.h, admin/client_commands.h)
 //   kithctl keys list|rotate|purge           (admin/key_commands.h)
+//   kithctl network ...                      (admin/network_commands.h)
 //
 // Exit codes: 0 ok, 1 the operation failed, 2 usage error.
 #include <CLI/CLI.hpp>
@@ -20,6 +21,7 @@
 #include "admin/command_output.h"
 #include "admin/key_commands.h"
 #include "admin/member_commands.h"
+#include "admin/network_commands.h"
 #include "admin/node_init.h"
 #include "admin/peer_commands.h"
 #include "storage/clock.h"
@@ -204,6 +206,7 @@ int main(int argc, char** argv) {
   auto key_commands = kith::admin::AddKeyCommands(app, data_dir);
   auto member_commands = kith::admin::AddMemberCommands(app, data_dir);
   auto client_commands = kith::admin::AddClientCommands(app, data_dir);
+  auto network_commands = kith::admin::AddNetworkCommands(app, data_dir);
 
   try {
     app.parse(argc, argv);
@@ -230,6 +233,7 @@ int main(int argc, char** argv) {
     if (auto code = kith::admin::RunKeyCommands(*key_commands)) return *code;
     if (auto code = kith::admin::RunMemberCommands(*member_commands)) return *code;
     if (auto code = kith::admin::RunClientCommands(*client_commands)) return *code;
+    if (auto code = kith::admin::RunNetworkCommands(*network_commands)) return *code;
   } catch (const std::exception& e) {
     std::cerr << "kithctl: unexpected error: " << e.what() << "\n";
     return kExitFailed;

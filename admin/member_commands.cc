@@ -23,6 +23,8 @@ struct MemberCommands {
   bool json_output = false;
   bool yes = false;
   bool password_stdin = false;
+  bool grant = false;
+  bool revoke = false;
   std::string handle;
   std::string email;
   std::string name;
@@ -43,6 +45,7 @@ struct MemberCommands {
   CLI::App* reset = nullptr;
   CLI::App* remove = nullptr;
   CLI::App* import = nullptr;
+  CLI::App* admin = nullptr;
 };
 
 namespace {
@@ -84,6 +87,7 @@ void PrintMember(const json& m) {
       {"Status:", JsonText(m, "status")},
       {"Directory:", JsonText(m, "visibility")},
       {"Password set:", m.value("has_password", false) ? "yes" : "no"},
+      {"Node admin:", m.value("node_admin", false) ? "yes" : "no"},
       {"Subject:", JsonText(m, "sub")},
       {"Created:", FormatUnixTime(m.value("created_at", json()))},
       {"Updated:", FormatUnixTime(m.value("updated_at", json()))},
@@ -168,9 +172,10 @@ int RunList(const MemberCommands& c, const AdminClient& client) {
   rows.reserve(members.size());
   for (const auto& m : members) {
     rows.push_back({JsonText(m, "handle"), JsonText(m, "status"), JsonText(m, "email"),
-                    JsonText(m, "display_name"), JsonText(m, "organisation")});
+                    JsonText(m, "display_name"), JsonText(m, "organisation"),
+                    m.value("node_admin", false) ? "yes" : "-"});
   }
-  PrintTable({"HANDLE", "STATUS", "EMAIL", "NAME", "ORGANISATION"}, rows);
+  PrintTable({"HANDLE", "STATUS", "EMAIL", "NAME", "ORGANISATION", "ADMIN"}, rows);
   if (next_after != 0) {
     std::cout << "(more: kithctl member list --after " << next_after << ")\n";
   }
@@ -184,6 +189,29 @@ int RunShow(const MemberCommands& c, const AdminClient& client) {
     std::cout << reply->dump() << "\n";
   } else {
     PrintMember((*reply)["member"]);
+  }
+  return kExitOk;
+}
+
+int RunAdmin(const MemberCommands& c, const AdminClient& client) {
+  if (c.grant == c.revoke) {
+    return CommandFail(MakeError(ErrorCode::kInvalidArgument,
+                                 "member admin: give exactly one of --grant and --revoke"),
+                       c.json_output);
+  }
+  auto reply =
+      client.CallOk("POST", MemberPath(c.handle, c.grant ? "/grant-admin" : "/revoke-admin"));
+  if (!reply.ok()) return CommandFail(reply.error(), c.json_output);
+  if (c.json_output) {
+    std::cout << reply->dump() << "\n";
+    return kExitOk;
+  }
+  const json& m = (*reply)["member"];
+  if (c.grant) {
+    std::cout << JsonText(m, "address")
+              << " is now a node administrator (the operator pages, e.g. /admin/network).\n";
+  } else {
+    std::cout << JsonText(m, "address") << " is no longer a node administrator.\n";
   }
   return kExitOk;
 }
@@ -335,7 +363,11 @@ std::shared_ptr<MemberCommands> AddMemberCommands(CLI::App& app, std::string def
                      "Read the password from one line of standard input instead of generating one");
   c->remove = c->member->add_subcommand("remove", "Remove a member for good");
   c->remove->add_flag("--yes,-y", c->yes, "Do not ask for confirmation");
-  for (CLI::App* sub : {c->show, c->disable, c->enable, c->reset, c->remove}) {
+  c->admin = c->member->add_subcommand(
+      "admin", "Grant or revoke node administration (the operator pages on the web)");
+  c->admin->add_flag("--grant", c->grant, "Make the member a node administrator");
+  c->admin->add_flag("--revoke", c->revoke, "Take node administration away");
+  for (CLI::App* sub : {c->show, c->disable, c->enable, c->reset, c->remove, c->admin}) {
     sub->add_option("handle", c->handle, "The member's handle")->required();
   }
 
@@ -347,8 +379,8 @@ std::shared_ptr<MemberCommands> AddMemberCommands(CLI::App& app, std::string def
                    "job_title[,password] columns")
       ->required();
 
-  for (CLI::App* sub :
-       {c->add, c->list, c->show, c->disable, c->enable, c->reset, c->remove, c->import}) {
+  for (CLI::App* sub : {c->add, c->list, c->show, c->disable, c->enable, c->reset, c->remove,
+                        c->import, c->admin}) {
     sub->add_option("--data-dir", c->data_dir,
                     "The node's data directory (default $KITH_DATA_DIR, else /var/lib/kith)");
     sub->add_flag("--json", c->json_output, "Print the result as JSON");
@@ -367,6 +399,7 @@ std::optional<int> RunMemberCommands(const MemberCommands& c) {
   if (c.reset->parsed()) return RunReset(c, client);
   if (c.remove->parsed()) return RunRemove(c, client);
   if (c.import->parsed()) return RunImport(c, client);
+  if (c.admin->parsed()) return RunAdmin(c, client);
   return kExitUsage;
 }
 

@@ -7,6 +7,7 @@
 //                                   a table of members (every member unless --limit)
 //   kithctl member show HANDLE
 //   kithctl member disable|enable HANDLE          (disabling signs the member out everywhere)
+//   kithctl member admin HANDLE --grant|--revoke  node administrator (the operator page)
 //   kithctl member reset-password HANDLE [--password-stdin]
 //                                   sets a new password (generated unless given) and ends
 //                                   every session of the member

@@ -63,6 +63,7 @@ json MemberJson(const identity::Member& m, std::string_view node_name) {
               {"visibility", std::string(identity::VisibilityName(m.visibility))},
               {"status", std::string(identity::MemberStatusName(m.status))},
               {"has_password", m.has_password},
+              {"node_admin", m.node_admin},
               {"created_at", m.created_at},
               {"updated_at", m.updated_at}};
 }
@@ -288,6 +289,16 @@ Result<json> AddMember(const NodeContext& ctx, const AdminRequest& request) {
   return out;
 }
 
+Result<json> SetNodeAdmin(const NodeContext& ctx, const AdminRequest& request, bool node_admin) {
+  auto member = MemberFromPath(*ctx.members, request);
+  if (!member.ok()) return std::move(member).error();
+  auto updated = WaitDone<identity::Member>([&](identity::Done<identity::Member> done) {
+    ctx.members->SetNodeAdmin(member->id, node_admin, std::move(done));
+  });
+  if (!updated.ok()) return std::move(updated).error();
+  return json{{"member", MemberJson(*updated, ctx.domain)}};
+}
+
 Result<json> SetStatus(const NodeContext& ctx, const AdminRequest& request,
                        identity::MemberStatus status) {
   auto member = MemberFromPath(*ctx.members, request);
@@ -422,6 +433,14 @@ void AddMemberRoutes(AdminRouter& router, const NodeContext* context) {
                return SetStatus(ctx, request, identity::MemberStatus::kActive);
              }));
   router.Add("POST", "/v1/members/{handle}/reset-password", guarded(&ResetPassword));
+  router.Add("POST", "/v1/members/{handle}/grant-admin",
+             guarded([](const NodeContext& ctx, const AdminRequest& request) {
+               return SetNodeAdmin(ctx, request, true);
+             }));
+  router.Add("POST", "/v1/members/{handle}/revoke-admin",
+             guarded([](const NodeContext& ctx, const AdminRequest& request) {
+               return SetNodeAdmin(ctx, request, false);
+             }));
 }
 
 }  // namespace kith::admin

@@ -9,6 +9,7 @@
 //                    shown this once
 //   GET    /v1/members/{handle}                 -> {"member":{...}}
 //   POST   /v1/members/{handle}/disable|enable  -> {"member":{...}} (disabling ends sessions)
+//   POST   /v1/members/{handle}/grant-admin|revoke-admin -> {"member":{...}} (node_admin)
 //   POST   /v1/members/{handle}/reset-password {password?}
 //                 -> {"member":{...},"sessions_ended":N} plus "password" when generated
 //   DELETE /v1/members/{handle}                 -> {"removed":handle} (sessions go, sub retired)

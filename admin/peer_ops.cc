@@ -19,7 +19,9 @@ json PeerJson(const federation::Peer& peer) {
          {"created_at", peer.created_at},
          {"updated_at", peer.updated_at},
          {"failures", peer.failures},
-         {"last_error", peer.last_error}};
+         {"last_error", peer.last_error},
+         {"admitted_by", peer.admitted_by}};
+  j["suspended_by"] = peer.suspended_by.empty() ? json(nullptr) : json(peer.suspended_by);
   j["last_contact_at"] = peer.last_contact_at ? json(*peer.last_contact_at) : json(nullptr);
   return j;
 }

@@ -2,7 +2,7 @@
 // `kithctl audit`):
 //   GET  /v1/peers                      -> {"peers":[{node_id,name,organisation,state,
 //                                           created_at,updated_at,last_contact_at,failures,
-//                                           last_error}]}
+//                                           last_error,admitted_by,suspended_by}]}
 //   POST /v1/peers/fetch {"url"}        -> {"node_id","name","organisation","keys":[{kid,
 //                                           fingerprint,status}]}   (nothing stored)
 //   POST /v1/peers {"url"}              -> fetches the document again, records the peer as

@@ -17,7 +17,7 @@ namespace {
 
 constexpr std::string_view kPeerColumns =
     "id, node_id, name, organisation, state, created_at, updated_at, last_contact_at, failures, "
-    "last_error";
+    "last_error, admitted_by, suspended_by";
 
 Result<Peer> ReadPeer(const Statement& stmt) {
   Peer peer;
@@ -36,6 +36,8 @@ Result<Peer> ReadPeer(const Statement& stmt) {
   if (!stmt.ColumnIsNull(7)) peer.last_contact_at = stmt.ColumnInt(7);
   peer.failures = stmt.ColumnInt(8);
   if (!stmt.ColumnIsNull(9)) peer.last_error = stmt.ColumnText(9);
+  peer.admitted_by = stmt.ColumnText(10);
+  if (!stmt.ColumnIsNull(11)) peer.suspended_by = stmt.ColumnText(11);
   return peer;
 }
 
@@ -112,6 +114,28 @@ Status InsertKey(Database& db, int64_t peer_id, const PeerKey& key) {
   return (*stmt)->Run();
 }
 
+// What networks may not do, beyond the state machine: undo an operator's suspension or
+// revocation, or withdraw a pairwise peering.
+Status CheckNetworkEvent(const std::optional<Peer>& current, const PeerChange& change) {
+  if (!current) return OkStatus();
+  if (change.event == PeerEvent::kNetworkAdmit &&
+      (current->state == PeerState::kRevoked ||
+       (current->state == PeerState::kSuspended && current->suspended_by != "network"))) {
+    return MakeError(ErrorCode::kConflict,
+                     "peer " + change.node_id + " is " +
+                         std::string(PeerStateName(current->state)) +
+                         ", suspended by an operator; a network does not resume it",
+                     "peer_state_conflict");
+  }
+  if (change.event == PeerEvent::kNetworkWithdraw && current->admitted_by != "network") {
+    return MakeError(
+        ErrorCode::kConflict,
+        "peer " + change.node_id + " was admitted by an operator; a network does not withdraw it",
+        "peer_state_conflict");
+  }
+  return OkStatus();
+}
+
 }  // namespace
 
 PeerStore::PeerStore(storage::Store& store, const Clock& clock) : store_(store), clock_(clock) {}
@@ -127,8 +151,35 @@ Result<Peer> PeerStore::ApplyEvent(const PeerChange& change) {
     if (!current.ok()) return std::move(current).error();
     std::optional<PeerState> from;
     if (current->has_value()) from = (*current)->state;
+    KITH_RETURN_IF_ERROR(CheckNetworkEvent(*current, change));
     auto next = NextPeerState(from, change.event);
     if (!next.ok()) return std::move(next).error();
+    std::string admitted_by = current->has_value() ? (*current)->admitted_by : "operator";
+    std::string suspended_by = current->has_value() ? (*current)->suspended_by : "";
+    switch (change.event) {
+      case PeerEvent::kNetworkAdmit:
+        admitted_by = "network";
+        suspended_by.clear();
+        break;
+      case PeerEvent::kNetworkWithdraw:
+        suspended_by = "network";
+        break;
+      case PeerEvent::kSuspend:
+        suspended_by = "operator";
+        break;
+      case PeerEvent::kResume:
+        // An operator resuming what a network suspended takes the peering over: networks
+        // would otherwise suspend it again at their next pass.
+        if (suspended_by == "network") admitted_by = "operator";
+        suspended_by.clear();
+        break;
+      case PeerEvent::kWeRequest:
+        admitted_by = "operator";
+        suspended_by.clear();
+        break;
+      default:
+        break;
+    }
 
     int64_t peer_id = 0;
     if (!from) {
@@ -137,8 +188,8 @@ Result<Peer> PeerStore::ApplyEvent(const PeerChange& change) {
                          "a new peer needs its node document (" + change.node_id + ")");
       }
       auto insert = db.Cached(
-          "INSERT INTO peers (node_id, name, organisation, state, created_at, updated_at) "
-          "VALUES (?, ?, ?, ?, ?, ?)");
+          "INSERT INTO peers (node_id, name, organisation, state, created_at, updated_at, "
+          "admitted_by) VALUES (?, ?, ?, ?, ?, ?, ?)");
       if (!insert.ok()) return std::move(insert).error();
       (*insert)
           ->Bind(1, change.node_id)
@@ -146,14 +197,23 @@ Result<Peer> PeerStore::ApplyEvent(const PeerChange& change) {
           .Bind(3, change.document->organisation)
           .Bind(4, PeerStateName(*next))
           .Bind(5, now)
-          .Bind(6, now);
+          .Bind(6, now)
+          .Bind(7, admitted_by);
       KITH_RETURN_IF_ERROR((*insert)->Run());
       peer_id = db.LastInsertRowId();
     } else {
       peer_id = (*current)->id;
-      auto update = db.Cached("UPDATE peers SET state = ?, updated_at = ? WHERE id = ?");
+      auto update = db.Cached(
+          "UPDATE peers SET state = ?, updated_at = ?, admitted_by = ?, suspended_by = ? "
+          "WHERE id = ?");
       if (!update.ok()) return std::move(update).error();
-      (*update)->Bind(1, PeerStateName(*next)).Bind(2, now).Bind(3, peer_id);
+      (*update)->Bind(1, PeerStateName(*next)).Bind(2, now).Bind(3, admitted_by);
+      if (suspended_by.empty()) {
+        (*update)->BindNull(4);
+      } else {
+        (*update)->Bind(4, suspended_by);
+      }
+      (*update)->Bind(5, peer_id);
       KITH_RETURN_IF_ERROR((*update)->Run());
       if (change.document) {
         auto names = db.Cached("UPDATE peers SET name = ?, organisation = ? WHERE id = ?");
@@ -237,7 +297,7 @@ Result<std::optional<PeerKeyOwner>> PeerStore::FindKey(std::string_view kid) {
   return store_.Read([&](Database& db) -> Result<std::optional<PeerKeyOwner>> {
     auto stmt = db.Cached(
         "SELECT p.id, p.node_id, p.name, p.organisation, p.state, p.created_at, p.updated_at, "
-        "p.last_contact_at, p.failures, p.last_error, "
+        "p.last_contact_at, p.failures, p.last_error, p.admitted_by, p.suspended_by, "
         "k.kid, k.public_key, k.created_at, k.not_after, k.status "
         "FROM peer_keys k JOIN peers p ON p.id = k.peer WHERE k.kid = ? ORDER BY k.id DESC "
         "LIMIT 1");
@@ -248,7 +308,7 @@ Result<std::optional<PeerKeyOwner>> PeerStore::FindKey(std::string_view kid) {
     if (!*row) return std::optional<PeerKeyOwner>();
     auto peer = ReadPeer(**stmt);
     if (!peer.ok()) return std::move(peer).error();
-    auto key = ReadKey(**stmt, 10);
+    auto key = ReadKey(**stmt, 12);
     if (!key.ok()) return std::move(key).error();
     (*stmt)->Reset();
     return std::optional<PeerKeyOwner>(PeerKeyOwner{std::move(*peer), std::move(*key)});
@@ -328,9 +388,9 @@ void PeerStore::MergeKeys(std::string node_id, std::vector<NodeDocumentKey> keys
             continue;
           }
           const auto bytes = (*existing)->ColumnBlob(0);
-          const std::optional<int64_t> ours =
-              (*existing)->ColumnIsNull(1) ? std::nullopt
-                                           : std::optional<int64_t>((*existing)->ColumnInt(1));
+          // A plain pair rather than std::optional: GCC 12 warns (maybe-uninitialized) here.
+          const bool have_ours = !(*existing)->ColumnIsNull(1);
+          const int64_t ours = have_ours ? (*existing)->ColumnInt(1) : 0;
           (*existing)->Reset();
           if (!std::equal(bytes.begin(), bytes.end(), key.public_key.begin(),
                           key.public_key.end())) {
@@ -340,7 +400,7 @@ void PeerStore::MergeKeys(std::string node_id, std::vector<NodeDocumentKey> keys
                 node_id, key.kid);
             continue;
           }
-          if (key.not_after && (!ours || *key.not_after < *ours)) {
+          if (key.not_after && (!have_ours || *key.not_after < ours)) {
             auto shrink = db.Cached(
                 "UPDATE peer_keys SET not_after = ?, status = 'retiring' WHERE peer = ? AND "
                 "kid = ?");

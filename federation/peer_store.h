@@ -36,6 +36,12 @@ struct Peer {
   std::optional<int64_t> last_contact_at;
   int64_t failures = 0;
   std::string last_error;
+  // How the peering came about: "operator" (pairwise, kithctl or a peer's request) or
+  // "network" (kNetworkAdmit, a trust chain through a trusted network).
+  std::string admitted_by = "operator";
+  // While suspended: "operator" (kSuspend, by either side's operator) or "network"
+  // (kNetworkWithdraw); empty otherwise. A network only ever resumes what a network suspended.
+  std::string suspended_by;
 };
 
 // One row of peer_keys.
@@ -90,6 +96,14 @@ class PeerStore {
   // legal in the current state; nothing is written then). A peer that does not exist yet is
   // created by kWeRequest / kTheyRequest (with a document: kInvalidArgument without one).
   // The audit action is "peer." + PeerEventName(event). Returns the peer as stored.
+  // Networks: kNetworkAdmit creates the peer (document required) or moves it to active with
+  // admitted_by "network", suspended_by cleared and its keys replaced by the document's; it is
+  // refused (kConflict "... suspended by an operator ...") for a revoked peer and for one
+  // suspended by an operator. kNetworkWithdraw suspends an active peer with suspended_by
+  // "network", only when a network admitted it (kConflict otherwise: pairwise peerings are
+  // never changed by networks). kSuspend sets suspended_by "operator", kResume clears it (and,
+  // resuming a network's suspension, makes the peering the operator's: admitted_by
+  // "operator"); kWeRequest makes the peering the operator's again (admitted_by "operator").
   Result<Peer> ApplyEvent(const PeerChange& change);
 
   // The peer whose node id equals `node_or_name`, else the one whose name equals it

@@ -42,6 +42,10 @@ std::string_view PeerEventName(PeerEvent event) {
       return "resume";
     case PeerEvent::kRevoke:
       return "revoke";
+    case PeerEvent::kNetworkAdmit:
+      return "network_admit";
+    case PeerEvent::kNetworkWithdraw:
+      return "network_withdraw";
   }
   return "unknown";
 }
@@ -77,6 +81,10 @@ std::string_view Verb(PeerEvent event) {
       return "resume";
     case PeerEvent::kRevoke:
       return "revoke";
+    case PeerEvent::kNetworkAdmit:
+      return "admit through a network";
+    case PeerEvent::kNetworkWithdraw:
+      return "withdraw through a network";
   }
   return "change";
 }
@@ -111,6 +119,14 @@ std::optional<PeerState> Next(std::optional<PeerState> from, PeerEvent event) {
         return S::kRevoked;
       }
       return std::nullopt;
+    case PeerEvent::kNetworkAdmit:
+      if (!from || *from == S::kRequested || *from == S::kPending || *from == S::kRejected ||
+          *from == S::kSuspended) {
+        return S::kActive;
+      }
+      return std::nullopt;
+    case PeerEvent::kNetworkWithdraw:
+      return from == S::kActive ? std::optional(S::kSuspended) : std::nullopt;
   }
   return std::nullopt;
 }

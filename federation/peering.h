@@ -8,6 +8,11 @@
 //   requested|pending|active|suspended --revoke (either side)--> revoked
 //   rejected|revoked --we request--> requested (an operator may try again);
 //   rejected --they request--> pending (a revoked peer cannot re-request itself).
+//   (none)|requested|pending|rejected|suspended --network admit--> active (a trust chain
+//     through a trusted network vouches for the peer; PeerStore refuses it for a peering an
+//     operator suspended or revoked);
+//   active --network withdraw--> suspended (the chain expired or the network withdrew the
+//     peer; PeerStore allows it only for peers a network admitted).
 //
 // The persisted form of a state is its lowercase name (peers.state).
 #pragma once
@@ -33,6 +38,9 @@ enum class PeerEvent {
   kSuspend,      // kithctl peer suspend, or POST .../suspend
   kResume,       // kithctl peer resume, or POST .../resume
   kRevoke,       // kithctl peer revoke, or POST .../revoke
+  // Networks (federation/network_peering.h): automatic, from a verified trust chain.
+  kNetworkAdmit,     // a valid chain to a trusted anchor was found
+  kNetworkWithdraw,  // the chain expired, or the network withdrew or no longer lists the peer
 };
 
 // "requested", "pending", ... (the stored and displayed form).

@@ -383,12 +383,14 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
         }
         return Appended{std::move(**seen), true};
       }
+      // A group scoped to a network takes commands only from members of nodes in it.
+      KITH_RETURN_IF_ERROR(CheckNetworkScopeIn(db, command, ctx.domain, now));
       auto event = groups.AppendIn(db, command);
       if (!event.ok()) return std::move(event).error();
       KITH_RETURN_IF_ERROR(
           RecordAcceptedIn(db, sender, command.command_id, command.stream, event->seq, now));
       if (ChangesSubscribers(event->type)) {
-        auto changed = UpdateSubscribersIn(db, command.stream, event->seq, ctx.domain);
+        auto changed = UpdateSubscribersIn(db, command.stream, event->seq, ctx.domain, now);
         if (!changed.ok()) return std::move(changed).error();
       }
       auto listing = PublishListingIn(db, *event);
@@ -459,9 +461,9 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
 
   std::function<Result<bool>(storage::Database&)> FollowJob(std::string stream, std::string node,
                                                             bool follow) {
-    return [this, stream = std::move(stream), node = std::move(node),
-            follow](storage::Database& db) -> Result<bool> {
-      KITH_RETURN_IF_ERROR(SetFollowingIn(db, stream, node, follow, ctx.domain));
+    return [this, stream = std::move(stream), node = std::move(node), follow,
+            now = clock.UnixSeconds()](storage::Database& db) -> Result<bool> {
+      KITH_RETURN_IF_ERROR(SetFollowingIn(db, stream, node, follow, ctx.domain, now));
       return true;
     };
   }
@@ -596,8 +598,11 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
   // One round: every pending subscription of `node` gets one batch, with at most
   // max_in_flight pushes to the node at a time.
   asio::awaitable<Round> DeliverRound(std::string node) {
+    // Streams of groups scoped to a network the node left are not sent, even before their
+    // subscriptions are recomputed.
+    const int64_t now = clock.UnixSeconds();
     auto pending =
-        store.Read([&](storage::Database& db) { return PendingFor(db, node, kRoundLimit); });
+        store.Read([&](storage::Database& db) { return PendingFor(db, node, kRoundLimit, now); });
     if (!pending.ok()) {
       spdlog::error("replication: cannot read the subscriptions of {}: {}", node,
                     pending.error().message);
@@ -1389,6 +1394,19 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
     }
     auto group = groups.GetGroup(stream);
     if (!group.ok()) return ErrorAnswer(group.error());
+    if (!group->network.empty()) {
+      // A group scoped to a network is served only to peers in it (public or not).
+      const int64_t now = clock.UnixSeconds();
+      auto in = store.Read(
+          [&](storage::Database& db) { return NodeInNetworkIn(db, sender, group->network, now); });
+      if (!in.ok()) return ErrorAnswer(in.error());
+      if (!*in) {
+        return ErrorAnswer(MakeError(ErrorCode::kPermissionDenied,
+                                     sender + " is not in the network " + group->network +
+                                         ", to which " + stream + " is limited",
+                                     std::string(kNotInNetworkReason)));
+      }
+    }
     auto sub =
         store.Read([&](storage::Database& db) { return FindSubscription(db, stream, sender); });
     if (!sub.ok()) return ErrorAnswer(sub.error());
@@ -1471,6 +1489,34 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
         });
   }
 
+  // --- Network scope -------------------------------------------------------------------------
+
+  // The subscribers of the groups owned here that are scoped to a network follow the peers'
+  // networks and states: recomputed in a writer job, then the delivery loops of the changed
+  // streams are woken (a peer that joined gets the stream from seq 1).
+  std::function<Result<std::vector<std::string>>(storage::Database&)> ScopedSubscribersJob() {
+    return [this,
+            now = clock.UnixSeconds()](storage::Database& db) -> Result<std::vector<std::string>> {
+      return UpdateScopedSubscribersIn(db, ctx.domain, now);
+    };
+  }
+
+  void SyncScopedSubscribers() {
+    auto self = shared_from_this();
+    identity::SubmitWrite<std::vector<std::string>>(
+        store.writer(), ScopedSubscribersJob(), [self](Result<std::vector<std::string>> changed) {
+          if (!changed.ok()) {
+            spdlog::error("replication: cannot update the subscribers of network-scoped groups: {}",
+                          changed.error().message);
+            return;
+          }
+          if (changed->empty()) return;
+          asio::post(self->ctx.executor, [self, streams = std::move(changed).value()] {
+            for (const std::string& stream : streams) self->NoteAppendedNow(stream);
+          });
+        });
+  }
+
   asio::awaitable<StreamResponse> HandleFollow(std::string sender, std::string stream,
                                                std::string body) {
     json parsed = json::parse(body, nullptr, false);
@@ -1494,8 +1540,9 @@ struct Replicator::Impl : std::enable_shared_from_this<Replicator::Impl> {
     if (!groups::IsSha256Hex(sha256)) {
       return ErrorAnswer(MakeError(ErrorCode::kInvalidArgument, "not a sha256 (64 hex digits)"));
     }
+    const int64_t now = clock.UnixSeconds();
     auto allowed = store.Read([&](storage::Database& db) -> Result<bool> {
-      auto seen = MaySeeFile(db, sender, sha256);
+      auto seen = MaySeeFile(db, sender, sha256, now);
       if (!seen.ok() || *seen) return seen;
       return OutboxReferencesFile(db, sender, sha256);
     });
@@ -1564,6 +1611,7 @@ void Replicator::Start() {
     spdlog::error("replication: cannot read pending deliveries: {}", nodes.error().message);
   }
   impl_->SyncDirectoryPeers(std::string());
+  impl_->SyncScopedSubscribers();
   auto owners = impl_->store.Read([](storage::Database& db) { return OwnersWithPending(db); });
   if (owners.ok()) {
     for (const std::string& owner : *owners) impl_->Kick(impl_->outbox, owner, true, false);
@@ -1580,6 +1628,44 @@ void Replicator::NotePeerChanged(std::string_view node) {
     if (!impl_->started || impl_->stopped) return;
   }
   impl_->SyncDirectoryPeers(std::string(node));
+  impl_->SyncScopedSubscribers();
+}
+
+void Replicator::NotePeerNetworksChanged(std::string_view node) {
+  (void)node;  // every scoped group is recomputed: there are few, and each is one query
+  {
+    std::lock_guard lock(impl_->mu);
+    if (!impl_->started || impl_->stopped) return;
+  }
+  impl_->SyncScopedSubscribers();
+}
+
+Result<bool> Replicator::DomainInNetwork(std::string_view domain, std::string_view network) {
+  const int64_t now = impl_->clock.UnixSeconds();
+  return impl_->store.Read([&](storage::Database& db) {
+    return DomainInNetworkIn(db, domain, network, impl_->ctx.domain, now);
+  });
+}
+
+Status Replicator::CheckGroupNetwork(std::string_view network, bool allow_http) {
+  KITH_RETURN_IF_ERROR(groups::ValidateNetworkId(network));
+  if (!allow_http && network.starts_with("http://")) {
+    return MakeError(ErrorCode::kInvalidArgument, "network: must be an https:// entity identifier",
+                     "invalid_argument");
+  }
+  auto known = IsKnownNetwork(network);
+  if (!known.ok()) return std::move(known).error();
+  if (!*known) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "network: " + std::string(network) +
+                         " is not a network this node runs, belongs to or trusts",
+                     "invalid_argument");
+  }
+  return OkStatus();
+}
+
+Result<bool> Replicator::IsKnownNetwork(std::string_view network) {
+  return impl_->store.Read([&](storage::Database& db) { return IsKnownNetworkIn(db, network); });
 }
 
 void Replicator::Stop() {

@@ -44,6 +44,16 @@
 //   deleted here, with its rows in the search index. Commands and follows on directory streams
 //   are refused.
 //
+// Network scope: a group may name one network (groups::Group::network). Its stream goes only
+//   to active peers that reach the network through a chain valid now (peer_networks, kept by
+//   the network peering): subscriptions are made only for them and deleted when a peer leaves
+//   (UpdateSubscribersIn; NotePeerChanged / NotePeerNetworksChanged recompute every scoped
+//   group), and the delivery loop skips such streams for a peer outside even before that.
+//   Commands (single or batched, and Submit by a remote member signed in here) whose actor's
+//   node — or, for an invitation, the invitee's — is outside the network, follows and pulls
+//   from such nodes are refused: 403 "not_in_network", nothing written. A scoped group's
+//   listing stays out of the directory stream (groups::DirectoryEventsForGroup).
+//
 // Files: the bytes of library documents move on demand: a file.added / file.version_added
 //   command makes the owner fetch the bytes from the sending node
 //   (GET {sender}/federation/v1/files/{sha256}, signed) before it accepts the command; a mirror
@@ -162,6 +172,25 @@ class Replicator {
   // rows and is pushed to; a revoked one loses them and its directory mirror). Thread-safe,
   // non-blocking; does nothing before Start or after Stop.
   void NotePeerChanged(std::string_view node);
+  // Network scope (groups naming a network, groups::Group::network): a scoped group's stream
+  // goes only to active peers that reach its network (peer_networks), commands and follows
+  // from other nodes are refused (403 "not_in_network"), pulls likewise. NotePeerChanged and
+  // NotePeerNetworksChanged recompute the scoped groups' subscribers in a writer job (call the
+  // latter after NetworkStore::ReplacePeerNetworks). Thread-safe, non-blocking; nothing before
+  // Start or after Stop.
+  void NotePeerNetworksChanged(std::string_view node);
+  // Whether members of the node whose domain is `domain` may see a group scoped to `network`:
+  // this node's own members always (and anyone when `network` is empty); a peer's members while
+  // the peer is active and reaches `network` now. A short SQLite read (blocks briefly).
+  Result<bool> DomainInNetwork(std::string_view domain, std::string_view network);
+  // Whether `network` is known here: a network this node operates, belongs to, trusts, or one
+  // a peer reaches (the networks a group may be scoped to). A short SQLite read.
+  Result<bool> IsKnownNetwork(std::string_view network);
+  // Checks a network a group is to be scoped to (a create or settings form): the form of an
+  // entity id (groups::ValidateNetworkId), http:// only when `allow_http`, and a network known
+  // here (IsKnownNetwork). kInvalidArgument naming "network" otherwise.
+  Status CheckGroupNetwork(std::string_view network, bool allow_http);
+
   // Stops the loops; requests in flight are abandoned (their state stays durable). A loop
   // that is waiting for the network ends when its exchange ends (it holds the internal state
   // alive meanwhile); the stores, client and executor passed to the constructor must outlive

@@ -23,8 +23,8 @@ Error NotFound(std::string message) { return MakeError(ErrorCode::kNotFound, std
 
 // The fields each type defines (the owner keeps only these in the event it appends).
 std::vector<std::string_view> FieldsOf(std::string_view type) {
-  if (type == t::kGroupCreated) return {"name", "description", "tags", "visibility", "join_policy"};
-  if (type == t::kGroupUpdated) return {"name", "description", "tags", "visibility", "join_policy"};
+  if (type == t::kGroupCreated || type == t::kGroupUpdated)
+    return {"name", "description", "tags", "visibility", "join_policy", "network"};
   if (type == t::kMemberRequested) return {"member", "message"};
   if (type == t::kMemberRoleChanged) return {"member", "role"};
   if (type == t::kMemberApproved || type == t::kMemberDeclined || type == t::kMemberInvited ||
@@ -361,6 +361,7 @@ Result<nlohmann::json> Decide(Database& db, int64_t stream_id, const Command& co
   nlohmann::json data = KnownFields(command.type, command.data);
 
   if (command.type == t::kGroupCreated) {
+    if (data.contains("network") && data["network"].is_null()) data.erase("network");
     if (*actor_domain != ref->domain)
       return Denied("only members of " + ref->domain + " can create groups there");
     if (stream_id != 0) return Conflict("the group " + ref->Id() + " exists already");

@@ -3,6 +3,7 @@
 #include <limits>
 #include <utility>
 
+#include "groups/event_log.h"
 #include "groups/reducer.h"
 #include "groups/sql.h"
 
@@ -351,7 +352,9 @@ DirectoryChange DirectoryEventsForMember(const identity::Member& member, std::st
 DirectoryChange DirectoryEventsForGroup(const Group& group, std::string_view actor) {
   DirectoryChange change;
   change.actor = actor.empty() ? group.created_by : std::string(actor);
-  if (group.visibility == Visibility::kPrivate) {
+  // A group scoped to a network is not listed either: the directory stream goes to every
+  // peer, in the network or not.
+  if (group.visibility == Visibility::kPrivate || !group.network.empty()) {
     change.type = std::string(de::kGroupUnlisted);
     change.data = {{"group", group.ref.Id()}};
     return change;
@@ -629,36 +632,8 @@ Result<std::vector<Event>> DirectoryStore::EventsAfter(std::string_view stream, 
   return store_.Read([&](Database& db) -> Result<std::vector<Event>> {
     auto id = sql::Int(db, "SELECT id FROM streams WHERE name = ?1", stream);
     if (!id.ok()) return id.error();
-    std::vector<Event> out;
-    if (!id->has_value()) return out;
-    auto stmt = db.Cached(
-        "SELECT seq, type, actor, at, data FROM events WHERE stream_id = ?1 AND seq > ?2 "
-        "ORDER BY seq LIMIT ?3");
-    if (!stmt.ok()) return stmt.error();
-    StatementReset reset{*stmt};
-    (*stmt)->Bind(1, **id).Bind(2, after).Bind(3, static_cast<int64_t>(limit));
-    size_t bytes = 0;
-    for (;;) {
-      auto row = (*stmt)->Step();
-      if (!row.ok()) return row.error();
-      if (!*row) break;
-      Event e;
-      e.stream = std::string(stream);
-      e.seq = (*stmt)->ColumnInt(0);
-      e.type = (*stmt)->ColumnText(1);
-      e.actor = (*stmt)->ColumnText(2);
-      e.at = (*stmt)->ColumnInt(3);
-      const std::string data = (*stmt)->ColumnText(4);
-      const size_t size = data.size() + e.type.size() + e.actor.size() + 64;
-      if (!out.empty() && bytes + size > max_bytes) break;
-      e.data = nlohmann::json::parse(data, nullptr, /*allow_exceptions=*/false);
-      if (e.data.is_discarded())
-        return MakeError(ErrorCode::kInternal, "event " + std::to_string(e.seq) + " of " +
-                                                   std::string(stream) + " has unreadable data");
-      bytes += size;
-      out.push_back(std::move(e));
-    }
-    return out;
+    if (!id->has_value()) return std::vector<Event>();
+    return ReadEventsAfterIn(db, **id, stream, after, limit, max_bytes);
   });
 }
 

@@ -1,6 +1,7 @@
 // The directory stream of a node (DESIGN.md, "streams"): `directory@<domain>`, owned by the
 // node whose domain is `domain`, carries the profiles of its members who chose the network
-// directory and the listings of its public and restricted groups to every peer.
+// directory and the listings of its public and restricted groups (not scoped to a network) to every
+// peer.
 //
 // It lives in the same `streams` / `events` tables as group streams (stream name
 // "directory@<domain>"), numbered 1, 2, 3, ... by the owner. Its projection is the tables
@@ -90,8 +91,9 @@ DirectoryChange DirectoryEventsForMember(const identity::Member& member, std::st
 
 // What the owner appends when a group it owns was created, updated, archived/unarchived or
 // its member count changed: group.listed for public and restricted groups (with status and
-// member count), group.unlisted for private ones (a group that turned private disappears from
-// peers' directories). `actor` is who caused it (empty: the group's creator).
+// member count), group.unlisted for private ones and ones scoped to a network (a group that
+// turned private or scoped disappears from peers' directories). `actor` is who caused it (empty:
+// the group's creator).
 DirectoryChange DirectoryEventsForGroup(const Group& group, std::string_view actor = {});
 
 // A profile as the directory shows it.

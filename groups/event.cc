@@ -168,6 +168,14 @@ Status Filename(const nlohmann::json& data) {
   return OkStatus();
 }
 
+// `network`: absent, null, or a network entity id.
+Status Network(const nlohmann::json& data) {
+  const nlohmann::json* value = Field(data, "network");
+  if (value == nullptr || value->is_null()) return OkStatus();
+  if (!value->is_string()) return Invalid("network", "must be a string or null");
+  return ValidateNetworkId(value->get_ref<const std::string&>());
+}
+
 // At least one of `names` present (for partial updates).
 Status AnyOf(const nlohmann::json& data, std::initializer_list<std::string_view> names) {
   for (auto name : names) {
@@ -261,6 +269,33 @@ Status ValidateSlug(std::string_view slug) {
       return Invalid("slug", "may contain only a-z, 0-9 and '-'");
   }
   if (slug.front() == '-') return Invalid("slug", "must start with a letter or digit");
+  return OkStatus();
+}
+
+Status ValidateNetworkId(std::string_view network) {
+  if (network.empty()) return Invalid("network", "is empty");
+  if (network.size() > kMaxNetworkId)
+    return Invalid("network", "must be at most " + std::to_string(kMaxNetworkId) + " bytes");
+  std::string_view rest;
+  if (network.starts_with("https://")) {
+    rest = network.substr(8);
+  } else if (network.starts_with("http://")) {
+    rest = network.substr(7);
+  } else {
+    return Invalid("network", "must be an https:// entity identifier");
+  }
+  for (char c : network) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7F || c == '\\')
+      return Invalid("network", "must be printable ASCII without spaces or backslashes");
+  }
+  if (network.find_first_of("?#") != std::string_view::npos)
+    return Invalid("network", "must have no query or fragment");
+  if (network.back() == '/') return Invalid("network", "must not end with '/'");
+  const std::string_view authority = rest.substr(0, rest.find('/'));
+  if (authority.empty() || authority.front() == ':') return Invalid("network", "must name a host");
+  if (authority.find('@') != std::string_view::npos)
+    return Invalid("network", "must have no user info");
   return OkStatus();
 }
 
@@ -359,10 +394,13 @@ Status ValidateEventData(std::string_view type, const nlohmann::json& data) {
         Text(data, "description", kMaxDescription, Need::kOptional, true, /*allow_empty=*/true));
     KITH_RETURN_IF_ERROR(Tags(data, Need::kOptional));
     KITH_RETURN_IF_ERROR(Enum(data, "visibility", Need::kRequired, &ParseVisibility));
+    KITH_RETURN_IF_ERROR(Network(data));
     return Enum(data, "join_policy", Need::kRequired, &ParseJoinPolicy);
   }
   if (type == t::kGroupUpdated) {
-    KITH_RETURN_IF_ERROR(AnyOf(data, {"name", "description", "tags", "visibility", "join_policy"}));
+    KITH_RETURN_IF_ERROR(
+        AnyOf(data, {"name", "description", "tags", "visibility", "join_policy", "network"}));
+    KITH_RETURN_IF_ERROR(Network(data));
     KITH_RETURN_IF_ERROR(Text(data, "name", kMaxGroupName, Need::kOptional));
     KITH_RETURN_IF_ERROR(
         Text(data, "description", kMaxDescription, Need::kOptional, true, /*allow_empty=*/true));

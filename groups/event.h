@@ -9,8 +9,12 @@
 // Event types and their `data` (all strings UTF-8 without control characters except in
 // Markdown bodies, descriptions and request messages, which allow \n, \r and \t; limits in
 // code points; `description`, `tags` and `message` are optional, ids are integers >= 1):
-//   group.created        {name, description, tags, visibility, join_policy}  actor = first owner
-//   group.updated        {name?, description?, tags?, visibility?, join_policy?}
+//   group.created        {name, description, tags, visibility, join_policy, network?}
+//                                                 actor = first owner
+//   group.updated        {name?, description?, tags?, visibility?, join_policy?, network?}
+//                        network: the entity id of the one network the group is scoped to
+//                        (ValidateNetworkId); null or absent in group.created: none; null in
+//                        group.updated: the scope is lifted, absent: unchanged
 //   group.archived       {}            group.unarchived {}
 //   member.requested     {member, message}       actor == member
 //   member.approved      {member}      member.declined {member}
@@ -68,6 +72,7 @@ inline constexpr size_t kMaxMessage = 1000;
 inline constexpr size_t kMaxFilename = 255;
 inline constexpr size_t kMaxMediaType = 127;
 inline constexpr size_t kMaxEventBytes = 64 * 1024;  // an event's serialized JSON at most
+inline constexpr size_t kMaxNetworkId = 2048;        // bytes (federation's kMaxEntityIdBytes)
 
 // Names of the event types (the strings above).
 namespace event_type {
@@ -110,6 +115,14 @@ Result<GroupRef> ParseGroupStream(std::string_view stream);
 Result<GroupRef> ParseGroupId(std::string_view id);  // "slug@domain"
 // Validates a slug (see kMaxSlug). kInvalidArgument naming "slug".
 Status ValidateSlug(std::string_view slug);
+
+// Checks the `network` of a group: the form of an OpenID Federation entity identifier, as
+// federation::ValidateEntityId checks it without the scheme policy (groups may not use
+// federation): "https://" or "http://", a non-empty host, printable ASCII without spaces,
+// no query, fragment, user info or trailing '/', at most kMaxNetworkId bytes. Whether http is
+// allowed and whether the network is one this node knows is the node's to check.
+// kInvalidArgument naming "network".
+Status ValidateNetworkId(std::string_view network);
 
 // A member address "handle@domain": the domain part (everything after the last '@'), or
 // kInvalidArgument when the address is malformed.

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "groups/decide.h"
+#include "groups/event_log.h"
 #include "groups/reducer.h"
 #include "groups/sql.h"
 
@@ -83,7 +84,8 @@ std::vector<std::string> ParseTags(const std::string& text) {
 constexpr std::string_view kGroupColumns =
     "SELECT g.slug, g.domain, g.name, g.description, g.tags, g.visibility, g.join_policy, "
     "g.status, g.created_by, g.created_at, g.updated_at, s.head, "
-    "(SELECT count(*) FROM group_members m WHERE m.stream_id = g.stream_id), s.owner "
+    "(SELECT count(*) FROM group_members m WHERE m.stream_id = g.stream_id), s.owner, "
+    "COALESCE(g.network, '') "
     "FROM groups g JOIN streams s ON s.id = g.stream_id ";
 
 Group ReadGroup(const Statement& s, const std::string& domain) {
@@ -104,6 +106,7 @@ Group ReadGroup(const Statement& s, const std::string& domain) {
   g.head = s.ColumnInt(11);
   g.member_count = s.ColumnInt(12);
   g.owned = s.ColumnText(13) == domain;
+  g.network = s.ColumnText(14);
   return g;
 }
 
@@ -441,11 +444,14 @@ Result<Group> GroupStore::GetGroupIn(Database& db, std::string_view stream) {
 
 Result<std::vector<Group>> GroupStore::ListGroups(std::string_view viewer) {
   return store_.Read([&](Database& db) {
+    auto viewer_domain = AddressDomain(viewer);
+    const int64_t local = viewer_domain.ok() && *viewer_domain == domain_ ? 1 : 0;
     return SelectGroups(db, domain_,
-                        "WHERE g.visibility IN ('public', 'restricted') OR EXISTS (SELECT 1 FROM "
+                        "WHERE (g.visibility IN ('public', 'restricted') AND "
+                        "(g.network IS NULL OR ?2 = 1)) OR EXISTS (SELECT 1 FROM "
                         "group_members m WHERE m.stream_id = g.stream_id AND m.member = ?1) "
                         "ORDER BY g.name, g.slug, g.domain",
-                        viewer);
+                        viewer, local);
   });
 }
 
@@ -683,35 +689,7 @@ Result<std::vector<Event>> GroupStore::EventsAfter(std::string_view stream, int6
   return store_.Read([&](Database& db) -> Result<std::vector<Event>> {
     auto id = StreamId(db, stream);
     if (!id.ok()) return id.error();
-    auto stmt = db.Cached(
-        "SELECT seq, type, actor, at, data FROM events WHERE stream_id = ?1 AND seq > ?2 "
-        "ORDER BY seq LIMIT ?3");
-    if (!stmt.ok()) return stmt.error();
-    StatementReset reset{*stmt};
-    (*stmt)->Bind(1, *id).Bind(2, after).Bind(3, static_cast<int64_t>(limit));
-    std::vector<Event> out;
-    size_t bytes = 0;
-    for (;;) {
-      auto row = (*stmt)->Step();
-      if (!row.ok()) return row.error();
-      if (!*row) break;
-      Event e;
-      e.stream = std::string(stream);
-      e.seq = (*stmt)->ColumnInt(0);
-      e.type = (*stmt)->ColumnText(1);
-      e.actor = (*stmt)->ColumnText(2);
-      e.at = (*stmt)->ColumnInt(3);
-      const std::string data = (*stmt)->ColumnText(4);
-      const size_t size = data.size() + e.type.size() + e.actor.size() + 64;
-      if (!out.empty() && bytes + size > max_bytes) break;
-      e.data = nlohmann::json::parse(data, nullptr, /*allow_exceptions=*/false);
-      if (e.data.is_discarded())
-        return MakeError(ErrorCode::kInternal, "event " + std::to_string(e.seq) + " of " +
-                                                   std::string(stream) + " has unreadable data");
-      bytes += size;
-      out.push_back(std::move(e));
-    }
-    return out;
+    return ReadEventsAfterIn(db, *id, stream, after, limit, max_bytes);
   });
 }
 
@@ -797,6 +775,11 @@ Result<std::string> GroupStore::Digest(std::string_view stream) {
         add(line);
       }
     }
+    // The network scope only when set, so that the digests of unscoped groups stay as they
+    // were before groups had one.
+    auto network = sql::Text(db, "SELECT network FROM groups WHERE stream_id = ?1", id);
+    if (!network.ok()) return network.error();
+    if (network->has_value()) add(nlohmann::json::array({"network", **network}));
     unsigned char hash[crypto_hash_sha256_BYTES];
     crypto_hash_sha256_final(&state, hash);
     static constexpr char kHex[] = "0123456789abcdef";

@@ -28,7 +28,9 @@
 // groups/reducer.cc.
 //
 // Read rules (CanRead): public: anyone signed in; restricted and private: members only (a
-// restricted group's listing is visible to anyone, its content to members only).
+// restricted group's listing is visible to anyone, its content to members only). A group
+// scoped to a network (Group::network) is further limited to viewers whose node reaches the
+// network; GroupStore does not know peers, so the node and federation apply that part.
 //
 // Thread-safety: thread-safe (reads borrow pool connections, writes go to the writer).
 #pragma once
@@ -63,6 +65,10 @@ struct Group {
   int64_t head = 0;  // last seq applied on this node
   int64_t member_count = 0;
   bool owned = false;  // this node owns the stream
+  // The entity id of the network the group is scoped to (groups/event.h); empty: none. Only
+  // this node's members and members of peers that reach the network may see it (enforced by
+  // federation and the node: groups only stores it).
+  std::string network;
 };
 
 struct Membership {
@@ -184,7 +190,9 @@ class GroupStore {
   // The same inside a writer job the caller runs (sees the job's uncommitted writes).
   Result<Group> GetGroupIn(storage::Database& db, std::string_view stream);
   // Groups known here that `viewer` ("handle@domain") may see listed: public and restricted
-  // ones, and private ones the viewer is a member of. Ordered by name.
+  // ones, and private ones the viewer is a member of. Ordered by name. Groups scoped to a
+  // network are listed only to viewers of this node and to their members (which peers reach
+  // the network is federation's to know; the node shows them to those by link).
   Result<std::vector<Group>> ListGroups(std::string_view viewer);
   // Groups `member` belongs to (any visibility), ordered by name.
   Result<std::vector<Group>> GroupsOf(std::string_view member);

@@ -70,13 +70,13 @@ Status GroupCreated(Database& db, int64_t stream, const Event& e) {
   auto changed =
       sql::Run(db,
                "INSERT OR IGNORE INTO groups (stream_id, slug, domain, name, description, tags, "
-               "visibility, join_policy, status, created_by, created_at, updated_at) "
-               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'active', ?9, ?10, ?10)",
+               "visibility, join_policy, status, created_by, created_at, updated_at, network) "
+               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'active', ?9, ?10, ?10, NULLIF(?11, ''))",
                stream, std::string_view(ref->slug), std::string_view(ref->domain),
                std::string_view(Str(d, "name")), std::string_view(Str(d, "description")),
                std::string_view(CanonicalTags(d.value("tags", nlohmann::json::array()))),
                std::string_view(Str(d, "visibility")), std::string_view(Str(d, "join_policy")),
-               std::string_view(e.actor), e.at);
+               std::string_view(e.actor), e.at, std::string_view(Str(d, "network")));
   if (!changed.ok()) return changed.error();
   if (*changed == 0) return Impossible(e, "the group exists already");
   auto member = sql::Run(db,
@@ -114,7 +114,14 @@ Status GroupUpdated(Database& db, int64_t stream, const Event& e) {
   }
   bind_text(5, "visibility");
   bind_text(6, "join_policy");
-  return s.Run();
+  KITH_RETURN_IF_ERROR(s.Run());
+  // network: null lifts the scope, a string sets it, absent keeps it.
+  if (auto it = d.find("network"); it != d.end()) {
+    KITH_RETURN_IF_ERROR(sql::Run(db,
+                                  "UPDATE groups SET network = NULLIF(?2, '') WHERE stream_id = ?1",
+                                  stream, std::string_view(Str(d, "network"))));
+  }
+  return OkStatus();
 }
 
 Status SetStatus(Database& db, int64_t stream, const Event& e, std::string_view status) {

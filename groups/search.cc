@@ -390,11 +390,15 @@ top AS MATERIALIZED (
     AND (   (d.kind = 'person'
              AND (d.visibility = 'network' OR (d.visibility = 'node' AND ?3 = 1)))
          OR (d.kind = 'group'
-             AND (d.visibility IN ('public', 'restricted')
+             AND ((d.visibility IN ('public', 'restricted')
+                   AND (?3 = 1 OR NOT EXISTS (SELECT 1 FROM groups sg WHERE
+                        sg.stream_id = d.stream_id AND sg.network IS NOT NULL)))
                   OR EXISTS (SELECT 1 FROM group_members m
                              WHERE m.stream_id = d.stream_id AND m.member = ?4)))
          OR (d.kind IN ('thread', 'post', 'document')
-             AND (d.visibility = 'public'
+             AND ((d.visibility = 'public'
+                   AND (?3 = 1 OR NOT EXISTS (SELECT 1 FROM groups sg WHERE
+                        sg.stream_id = d.stream_id AND sg.network IS NOT NULL)))
                   OR EXISTS (SELECT 1 FROM group_members m
                              WHERE m.stream_id = d.stream_id AND m.member = ?4))))
     AND (?5 = '' OR (d.kind = 'person' AND d.organisation = ?5 COLLATE NOCASE))

@@ -15,7 +15,10 @@
 //  * a group listing: public and restricted ones for everyone; a private group only for its
 //    members;
 //  * group content: a public group's for everyone; a restricted or private group's only for
-//    its members.
+//    its members;
+//  * a group scoped to a network (Group::network) and its content: as above for viewers of this
+//    node and members; hidden from other viewers (members of peers signed in here), since
+//    groups/ cannot tell which peers reach the network.
 //
 // Thread-safety: Searcher is thread-safe (each call borrows a reader connection).
 #pragma once

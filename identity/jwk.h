@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -76,6 +77,12 @@ class PublicJwk {
 
   // The public JWK: kty, the key members, kid, "use":"sig" and "alg" when known.
   nlohmann::json ToJson() const;
+
+  // The raw 32-byte public key of an OKP Ed25519 key (for fingerprints); nullopt for RSA/EC.
+  std::optional<std::array<uint8_t, 32>> ed25519() const {
+    if (kty_ != "OKP") return std::nullopt;
+    return ed25519_;
+  }
 
  private:
   friend class RsaSigningKey;

@@ -45,6 +45,8 @@ struct Member {
   DirectoryVisibility visibility = DirectoryVisibility::kNode;
   MemberStatus status = MemberStatus::kActive;
   bool has_password = false;
+  // A node administrator: may use the operator pages (/admin/network) as well as kithctl.
+  bool node_admin = false;
   int64_t created_at = 0;  // unix seconds
   int64_t updated_at = 0;
 

@@ -15,7 +15,7 @@ using storage::Statement;
 
 constexpr std::string_view kColumns =
     "id, handle, sub, display_name, email, organisation, job_title, bio, visibility, status, "
-    "password_hash IS NOT NULL AND password_hash <> '', created_at, updated_at";
+    "password_hash IS NOT NULL AND password_hash <> '', created_at, updated_at, node_admin";
 
 using storage::StatementReset;
 
@@ -36,6 +36,7 @@ Member ReadMember(const Statement& s) {
   m.has_password = s.ColumnInt(10) != 0;
   m.created_at = s.ColumnInt(11);
   m.updated_at = s.ColumnInt(12);
+  m.node_admin = s.ColumnInt(13) != 0;
   return m;
 }
 
@@ -218,6 +219,20 @@ void MemberStore::SetStatus(int64_t id, MemberStatus status, Done<Member> done) 
           (*del)->Bind(1, id);
           KITH_RETURN_IF_ERROR((*del)->Run());
         }
+        return SelectOne(db, "id = ?1", id);
+      },
+      Notifying(std::move(done)));
+}
+
+void MemberStore::SetNodeAdmin(int64_t id, bool node_admin, Done<Member> done) {
+  SubmitWrite<Member>(
+      store_.writer(),
+      [id, node_admin, now = clock_.UnixSeconds()](Database& db) -> Result<Member> {
+        auto stmt = db.Cached("UPDATE members SET node_admin = ?2, updated_at = ?3 WHERE id = ?1");
+        if (!stmt.ok()) return stmt.error();
+        (*stmt)->Bind(1, id).Bind(2, int64_t{node_admin ? 1 : 0}).Bind(3, now);
+        KITH_RETURN_IF_ERROR((*stmt)->Run());
+        if (db.Changes() == 0) return NotFound();
         return SelectOne(db, "id = ?1", id);
       },
       Notifying(std::move(done)));

@@ -58,6 +58,9 @@ class MemberStore {
   // same transaction. kNotFound.
   void SetStatus(int64_t id, MemberStatus status, Done<Member> done);
 
+  // Grants (true) or revokes (false) node administration (members.node_admin). kNotFound.
+  void SetNodeAdmin(int64_t id, bool node_admin, Done<Member> done);
+
   // Replaces the password hash (an Argon2id string from PasswordHasher; empty clears it).
   // kNotFound. Sessions are left alone: the caller decides (RevokeAll for a reset).
   void SetPasswordHash(int64_t id, std::string password_hash, Done<void> done);

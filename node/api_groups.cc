@@ -19,6 +19,31 @@ Result<std::string> MemberParam(const RequestContext& ctx) {
   return member;
 }
 
+// The `network` field of a create or settings request: absent -> nullopt; null or "" -> null
+// (no scope / lift the scope); a string -> checked (Replicator::CheckGroupNetwork).
+Result<std::optional<json>> NetworkField(const ApiContext& c, const json& body) {
+  auto it = body.find("network");
+  if (it == body.end()) return std::optional<json>();
+  if (it->is_null() || (it->is_string() && it->get_ref<const std::string&>().empty())) {
+    return std::optional<json>(json(nullptr));
+  }
+  if (!it->is_string()) {
+    return MakeError(ErrorCode::kInvalidArgument, "network: must be a string or null");
+  }
+  const std::string& network = it->get_ref<const std::string&>();
+  if (Status s = c.replicator->CheckGroupNetwork(network, c.config->AllowHttpEntities()); !s.ok()) {
+    return std::move(s).error();
+  }
+  return std::optional<json>(json(network));
+}
+
+// A group as the API shows it: GroupJson and the network it is scoped to (null: none).
+json GroupWithNetworkJson(const groups::Group& g) {
+  json out = GroupJson(g);
+  out["network"] = g.network.empty() ? json(nullptr) : json(g.network);
+  return out;
+}
+
 }  // namespace
 
 void Api::Register(Router& router, const std::shared_ptr<Api>& self) {
@@ -116,6 +141,15 @@ Result<groups::Group> Api::ReadableGroup(const groups::GroupRef& ref, const View
     }
     return std::move(group).error();
   }
+  if (!group->network.empty()) {
+    // A group scoped to a network: members of nodes outside it (signed in here from their
+    // node) do not learn that it exists, as for a private group.
+    auto domain = groups::AddressDomain(viewer.address);
+    if (!domain.ok()) return std::move(domain).error();
+    auto in = c_.replicator->DomainInNetwork(*domain, group->network);
+    if (!in.ok()) return std::move(in).error();
+    if (!*in) return MakeError(ErrorCode::kNotFound, "no such group: " + ref.Id());
+  }
   if (content || group->visibility == groups::Visibility::kPrivate) {
     auto can = c_.groups->CanRead(stream, viewer.address);
     if (!can.ok()) return std::move(can).error();
@@ -199,7 +233,7 @@ asio::awaitable<Response> Api::ListGroups(RequestContext& ctx) {
                         : c_.groups->ListGroups(call->viewer.address);
   if (!list.ok()) co_return Fail(list.error());
   json out = json::array();
-  for (const auto& g : *list) out.push_back(GroupJson(g));
+  for (const auto& g : *list) out.push_back(GroupWithNetworkJson(g));
   co_return Json(http::status::ok, json{{"groups", std::move(out)}});
 }
 
@@ -228,15 +262,18 @@ asio::awaitable<Response> Api::CreateGroup(RequestContext& ctx) {
   group.tags = tags->value_or(std::vector<std::string>{});
   group.visibility = visibility->value_or("public");
   group.join_policy = policy->value_or("open");
+  auto network = NetworkField(c_, b);
+  if (!network.ok()) co_return Fail(network.error());
   auto command = NewGroupCommand(c_, call->viewer, group);
   if (!command.ok()) co_return Fail(command.error());
+  if (*network && !(*network)->is_null()) command->data["network"] = **network;
   co_return co_await Submit(std::move(command).value(), true);
 }
 
 asio::awaitable<Response> Api::GetGroup(RequestContext& ctx) {
   auto call = BeginGroup(ctx, false, GroupAccess::kListed);
   if (!call.ok()) co_return Fail(call.error());
-  json out = GroupJson(*call->group);
+  json out = GroupWithNetworkJson(*call->group);
   out["my_role"] = call->role ? json(groups::RoleName(*call->role)) : json(nullptr);
   co_return Json(http::status::ok, out);
 }
@@ -254,10 +291,13 @@ asio::awaitable<Response> Api::UpdateGroup(RequestContext& ctx) {
   auto tags = OptTags(call->body, "tags");
   if (!tags.ok()) co_return Fail(tags.error());
   if (*tags) data["tags"] = **tags;
+  auto network = NetworkField(c_, call->body);
+  if (!network.ok()) co_return Fail(network.error());
+  if (*network) data["network"] = **network;
   if (data.empty()) {
-    co_return Fail(
-        MakeError(ErrorCode::kInvalidArgument,
-                  "nothing to change: send name, description, tags, visibility or join_policy"));
+    co_return Fail(MakeError(
+        ErrorCode::kInvalidArgument,
+        "nothing to change: send name, description, tags, visibility, join_policy or network"));
   }
   groups::Command command =
       MakeCommand(ref, groups::event_type::kGroupUpdated, call->viewer, std::move(data));

@@ -252,6 +252,19 @@ const std::vector<Field>& Fields() {
     f.push_back(IntField<int64_t>(
         "groups", "max_upload_bytes",
         [](Config& c) -> int64_t& { return c.groups.max_upload_bytes; }, 1, int64_t{1} << 40));
+    // [networks]
+    f.push_back(IntField<int>(
+        "networks", "refresh_interval",
+        [](Config& c) -> int& { return c.networks.refresh_interval; }, 1, 86400));
+    f.push_back(IntField<int>(
+        "networks", "withdrawn_refresh_interval",
+        [](Config& c) -> int& { return c.networks.withdrawn_refresh_interval; }, 1, 86400));
+    f.push_back(IntField<int64_t>(
+        "networks", "statement_lifetime",
+        [](Config& c) -> int64_t& { return c.networks.statement_lifetime; }, 60, 31 * 86400));
+    f.push_back(BoolField("networks", "allow_http_entities", [](Config& c) -> std::optional<bool>& {
+      return c.networks.allow_http_entities;
+    }));
     return f;
   }();
   return fields;
@@ -424,7 +437,8 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_n
     if (!KnownSection(section)) {
       return ConfigError(
           source_name, section, "",
-          "unknown section (known: node, http, limits, log, federation, identity, web, groups)");
+          "unknown section (known: node, http, limits, log, federation, identity, web, groups, "
+          "networks)");
     }
     const toml::table* table = section_node.as_table();
     if (table == nullptr) {

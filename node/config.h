@@ -102,6 +102,17 @@ struct WebSection {
   std::filesystem::path templates_dir;
 };
 
+// Networks (OpenID Federation trust anchors; federation/network_peering.h): how often this node
+// refreshes member lists, chains and withdrawn lists, and the statements it issues.
+struct NetworksSection {
+  int refresh_interval = 300;           // seconds: member lists and trust chains, 1..86400
+  int withdrawn_refresh_interval = 60;  // seconds: withdrawn lists, 1..86400
+  int64_t statement_lifetime = 86400;   // seconds: subordinate statements issued, 60..31 days
+  // Accept http:// entity identifiers (loopback tests, the example network). Unset: the value
+  // of federation.allow_private_addresses.
+  std::optional<bool> allow_http_entities;
+};
+
 struct Config {
   std::filesystem::path file;  // the file it was read from (as given)
   NodeSection node;
@@ -112,6 +123,12 @@ struct Config {
   IdentitySection identity;
   WebSection web;
   GroupsSection groups;
+  NetworksSection networks;
+
+  // networks.allow_http_entities, defaulting to federation.allow_private_addresses.
+  bool AllowHttpEntities() const {
+    return networks.allow_http_entities.value_or(federation.allow_private_addresses);
+  }
 };
 
 // Looks up an environment variable; returns nullopt when unset. Injected so tests need not

@@ -11,6 +11,8 @@
 #include "node/endpoints.h"
 #include "node/federation_routes.h"
 #include "node/group_pages.h"
+#include "node/network_pages.h"
+#include "node/network_routes.h"
 #include "node/sso_routes.h"
 
 namespace kith::node {
@@ -134,13 +136,48 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
     };
     peering.executor = d->ioc_.get_executor();
     peering.on_peer_changed = [raw = d.get()](const std::string& node) {
-      raw->SyncPeerClients();
-      if (raw->replicator_) raw->replicator_->NotePeerChanged(node);
+      raw->OnPeerChanged(node);
     };
     d->peering_ = std::make_unique<federation::PeeringService>(std::move(peering), *d->peer_store_,
                                                                *d->http_client_, *d->replay_cache_,
                                                                SystemClock::Instance());
     AddFederationRoutes(d->router_, *d->peering_, *d->blocking_pool_, c.node.base_url);
+  }
+
+  {  // Networks: the OpenID Federation endpoints, automatic peering and the operator's sweep.
+    const bool allow_http = c.AllowHttpEntities();
+    d->network_store_ = std::make_unique<federation::NetworkStore>(
+        *d->store_, SystemClock::Instance(), data_dir, c.node.base_url, allow_http);
+    d->entity_fetcher_ = std::make_unique<federation::HttpEntityFetcher>(
+        *d->http_client_, d->ioc_.get_executor(), std::chrono::seconds(15));
+    federation::NetworkPeering::Options peering_options;
+    peering_options.allow_http = allow_http;
+    peering_options.self = c.node.base_url;
+    peering_options.config_cache_ttl =
+        std::min(std::chrono::seconds(60), std::chrono::seconds(c.networks.refresh_interval));
+    peering_options.on_peer_changed = [raw = d.get()](const federation::NetworkPeerChange& change) {
+      spdlog::info("networks: peer {} {} ({})", change.node_id,
+                   change.active ? "admitted" : "suspended", change.reason);
+      raw->OnPeerChanged(change.node_id);
+    };
+    d->network_peering_ = std::make_unique<federation::NetworkPeering>(
+        *d->network_store_, *d->peer_store_, *d->entity_fetcher_, SystemClock::Instance(),
+        std::move(peering_options));
+    d->network_operator_ = std::make_unique<federation::NetworkOperator>(
+        *d->network_store_, SystemClock::Instance(), allow_http);
+    NetworkEndpoints endpoints;
+    endpoints.config = &d->config_;
+    endpoints.keys = d->node_keys_.get();
+    endpoints.networks = d->network_store_.get();
+    endpoints.clock = &SystemClock::Instance();
+    endpoints.blocking_pool = d->blocking_pool_.get();
+    endpoints.openid_provider_metadata = [raw = d.get()]() -> nlohmann::json {
+      return raw->oidc_ ? raw->oidc_->DiscoveryDocument() : nlohmann::json::object();
+    };
+    // The EC names the networks found at the last refresh: never cache it for longer than that.
+    endpoints.cache_ttl =
+        std::min(std::chrono::seconds(60), std::chrono::seconds(c.networks.refresh_interval));
+    AddNetworkRoutes(d->router_, std::move(endpoints));
   }
 
   {  // Groups: the library's files, the group streams and their replication.
@@ -246,6 +283,8 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
     api.max_upload_bytes = c.groups.max_upload_bytes;
     AddApiRoutes(d->router_, api);
     AddGroupPages(d->router_, web, api, GroupPagesExtras{d->store_.get(), d->peer_store_.get()});
+    AddNetworkPages(d->router_, web,
+                    NetworkPagesContext{d->network_store_.get(), d->peer_store_.get()});
   }
 
   storage::Store* store_ptr = d->store_.get();
@@ -280,6 +319,27 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
   Daemon* raw = d.get();
   context.peering = d->peering_.get();
   context.peers = d->peer_store_.get();
+  context.networks = d->network_store_.get();
+  context.default_statement_lifetime = c.networks.statement_lifetime;
+  context.entity_fetcher = d->entity_fetcher_.get();
+  context.refresh_networks = [raw]() -> nlohmann::json {
+    // On the admin socket's pool (AdminApi::Handle may block).
+    federation::RefreshReport report;
+    auto listed = raw->network_peering_->RefreshNow();
+    if (listed.ok()) {
+      report.Merge(*listed);
+    } else {
+      report.errors.push_back("refresh: " + listed.error().message);
+    }
+    auto withdrawn = raw->network_peering_->RefreshWithdrawnNow();
+    if (withdrawn.ok()) {
+      report.Merge(*withdrawn);
+    } else {
+      report.errors.push_back("withdrawn lists: " + withdrawn.error().message);
+    }
+    if (raw->replicator_) raw->replicator_->NotePeerNetworksChanged("");
+    return report.ToJson();
+  };
   context.server_stats = [raw]() -> nlohmann::json {
     return nlohmann::json{
         {"http_address", raw->http_ ? raw->http_->local_address() : ""},
@@ -333,6 +393,12 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(Config config, Options options) {
   d->housekeeping_timer_ = std::make_unique<asio::steady_timer>(d->ioc_);
   d->ScheduleHousekeeping(std::chrono::seconds(60));
 
+  d->network_timer_ = std::make_unique<asio::steady_timer>(d->ioc_);
+  d->withdrawn_timer_ = std::make_unique<asio::steady_timer>(d->ioc_);
+  d->ScheduleNetworkRefresh(
+      std::min(std::chrono::seconds(5), std::chrono::seconds(c.networks.refresh_interval)));
+  d->ScheduleWithdrawnRefresh(std::chrono::seconds(c.networks.withdrawn_refresh_interval));
+
   if (options.handle_signals) {
     d->signals_ = std::make_unique<asio::signal_set>(d->ioc_, SIGTERM, SIGINT);
     d->signals_->async_wait([raw](const boost::system::error_code& sec, int signo) {
@@ -373,6 +439,85 @@ void Daemon::SyncPeerClients() {
     auto synced = peer_sign_in_->SyncClients();
     if (!synced.ok()) spdlog::warn("sign-in: peer clients: {}", synced.error().message);
   });
+}
+
+void Daemon::OnPeerChanged(const std::string& node) {
+  SyncPeerClients();
+  if (replicator_) replicator_->NotePeerChanged(node);
+}
+
+void Daemon::ScheduleNetworkRefresh(std::chrono::seconds delay) {
+  network_timer_->expires_after(delay);
+  network_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // cancelled: stopping
+    if (!network_refresh_running_.exchange(true)) {
+      asio::post(*blocking_pool_, [this] {
+        RefreshNetworks();
+        network_refresh_running_ = false;
+      });
+    }
+    std::lock_guard lock(mu_);
+    if (!stopped_) ScheduleNetworkRefresh(std::chrono::seconds(config_.networks.refresh_interval));
+  });
+}
+
+void Daemon::ScheduleWithdrawnRefresh(std::chrono::seconds delay) {
+  withdrawn_timer_->expires_after(delay);
+  withdrawn_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // cancelled: stopping
+    if (!withdrawn_refresh_running_.exchange(true)) {
+      asio::post(*blocking_pool_, [this] {
+        RefreshWithdrawn();
+        withdrawn_refresh_running_ = false;
+      });
+    }
+    std::lock_guard lock(mu_);
+    if (!stopped_) {
+      ScheduleWithdrawnRefresh(std::chrono::seconds(config_.networks.withdrawn_refresh_interval));
+    }
+  });
+}
+
+void Daemon::RefreshNetworks() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return;
+  }
+  auto report = network_peering_->RefreshNow();
+  if (!report.ok()) {
+    spdlog::warn("networks: refresh: {}", report.error().message);
+  } else {
+    for (const auto& error : report->errors) spdlog::warn("networks: refresh: {}", error);
+    if (report->admitted > 0 || report->suspended > 0) {
+      spdlog::info("networks: refresh: {} admitted, {} suspended, {} member(s) seen",
+                   report->admitted, report->suspended, report->members_seen);
+    }
+  }
+  // Peers may have joined or left networks: groups scoped to one follow (H5).
+  if (replicator_) replicator_->NotePeerNetworksChanged("");
+  auto sweep = network_operator_->Sweep(*entity_fetcher_);
+  if (!sweep.ok()) {
+    spdlog::warn("networks: operator sweep: {}", sweep.error().message);
+  } else {
+    for (const auto& error : sweep->errors) spdlog::warn("networks: operator sweep: {}", error);
+  }
+}
+
+void Daemon::RefreshWithdrawn() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return;
+  }
+  auto report = network_peering_->RefreshWithdrawnNow();
+  if (!report.ok()) {
+    spdlog::warn("networks: withdrawn lists: {}", report.error().message);
+    return;
+  }
+  for (const auto& error : report->errors) spdlog::warn("networks: withdrawn lists: {}", error);
+  if (replicator_) replicator_->NotePeerNetworksChanged("");
+  if (report->suspended > 0) {
+    spdlog::info("networks: withdrawn lists: {} peer(s) suspended", report->suspended);
+  }
 }
 
 void Daemon::SyncDirectory() {
@@ -486,6 +631,9 @@ void Daemon::Stop() {
   }
   if (directory_timer_) {
     asio::post(ioc_, [t = directory_timer_.get()] { t->cancel(); });
+  }
+  for (auto* timer : {network_timer_.get(), withdrawn_timer_.get()}) {
+    if (timer != nullptr) asio::post(ioc_, [timer] { timer->cancel(); });
   }
   if (signals_) {
     asio::post(ioc_, [s = signals_.get()] {

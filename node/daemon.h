@@ -27,6 +27,9 @@
 
 #include "admin/admin_api.h"
 #include "federation/http_client.h"
+#include "federation/network_operator.h"
+#include "federation/network_peering.h"
+#include "federation/network_store.h"
 #include "federation/peer_sign_in.h"
 #include "federation/peer_store.h"
 #include "federation/peering_service.h"
@@ -102,6 +105,18 @@ class Daemon {
   // every 60 s (for kithctl's offline edits). At most one runs and one is queued.
   void SyncDirectory();
   void ScheduleDirectorySync();
+  // What every change of a peer's state triggers (PeeringContext::on_peer_changed and
+  // NetworkPeering's): the peers' OIDC clients are synced (a peer no longer active loses its
+  // client and its members' sessions here end) and replication hears of it.
+  void OnPeerChanged(const std::string& node);
+  // Networks (issue 7): NetworkPeering::RefreshNow + NetworkOperator::Sweep every
+  // networks.refresh_interval, NetworkPeering::RefreshWithdrawnNow every
+  // networks.withdrawn_refresh_interval, each on the blocking pool; at most one of each runs at
+  // a time (a tick that finds the previous one still running is skipped).
+  void ScheduleNetworkRefresh(std::chrono::seconds delay);
+  void ScheduleWithdrawnRefresh(std::chrono::seconds delay);
+  void RefreshNetworks();
+  void RefreshWithdrawn();
 
   Config config_;
   std::unique_ptr<storage::DataDirLock> lock_;
@@ -130,6 +145,14 @@ class Daemon {
   // Sign-in across nodes (peer clients at our provider, and the relying-party side); uses the
   // client and session stores above.
   std::unique_ptr<federation::PeerSignIn> peer_sign_in_;
+  // Networks: the tables and keys, statements fetched over http_client_, automatic peering
+  // (uses peer_store_) and the operator's sweep. Declared after what they use.
+  std::unique_ptr<federation::NetworkStore> network_store_;
+  std::unique_ptr<federation::HttpEntityFetcher> entity_fetcher_;
+  std::unique_ptr<federation::NetworkPeering> network_peering_;
+  std::unique_ptr<federation::NetworkOperator> network_operator_;
+  std::atomic<bool> network_refresh_running_{false};
+  std::atomic<bool> withdrawn_refresh_running_{false};
   // Groups: the library's file store, the group streams, and their replication (after the
   // peering pieces it uses, so that it goes first).
   std::unique_ptr<groups::FileStore> files_;
@@ -140,6 +163,8 @@ class Daemon {
   std::unique_ptr<boost::asio::signal_set> signals_;
   std::unique_ptr<boost::asio::steady_timer> housekeeping_timer_;
   std::unique_ptr<boost::asio::steady_timer> directory_timer_;
+  std::unique_ptr<boost::asio::steady_timer> network_timer_;
+  std::unique_ptr<boost::asio::steady_timer> withdrawn_timer_;
   std::mutex directory_sync_mu_;
   bool directory_sync_running_ = false;  // guarded by directory_sync_mu_
   bool directory_sync_queued_ = false;   // guarded by directory_sync_mu_

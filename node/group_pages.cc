@@ -471,6 +471,7 @@ std::variant<GroupPages::GroupView, Response> GroupPages::LoadGroup(const Reques
          {"join_policy", groups::JoinPolicyName(gr.join_policy)},
          {"status", groups::GroupStatusName(gr.status)},
          {"archived", archived},
+         {"network", gr.network.empty() ? json(nullptr) : json(gr.network)},
          {"owned", gr.owned},
          {"host", gr.ref.domain},
          {"member_count", gr.member_count},
@@ -640,7 +641,8 @@ std::string SettingsField(std::string_view message) {
   const std::string field(message.substr(0, message.find(':')));
   if (field == "visibility") return "visibility-public";
   if (field == "join_policy") return "join_policy-open";
-  if (field == "slug" || field == "description" || field == "tags") return field;
+  if (field == "slug" || field == "description" || field == "tags" || field == "network")
+    return field;
   return "name";
 }
 
@@ -652,7 +654,8 @@ std::string SettingsMessage(std::string_view message) {
       {"description", "The description"},
       {"tags", "Tags"},
       {"visibility", "Who can see the group"},
-      {"join_policy", "Who can join"}};
+      {"join_policy", "Who can join"},
+      {"network", "The network"}};
   const size_t colon = message.find(": ");
   if (colon == std::string_view::npos) return std::string(message);
   const std::string_view field = message.substr(0, colon);
@@ -677,14 +680,16 @@ json NewGroupData(const identity::OidcParams* form) {
                 {"description", ""},
                 {"tags", ""},
                 {"visibilities", Visibilities("public")},
-                {"policies", JoinPolicies("open")}};
+                {"policies", JoinPolicies("open")},
+                {"network", ""}};
   if (form != nullptr) {
     settings = {{"name", form->Get("name")},
                 {"slug", form->Get("slug")},
                 {"description", form->Get("description")},
                 {"tags", form->Get("tags")},
                 {"visibilities", Visibilities(form->Get("visibility"))},
-                {"policies", JoinPolicies(form->Get("join_policy"))}};
+                {"policies", JoinPolicies(form->Get("join_policy"))},
+                {"network", form->Get("network")}};
   }
   return json{{"page_title", "Create a group"}, {"new_group", true}, {"settings", settings}};
 }
@@ -726,12 +731,21 @@ asio::awaitable<Response> GroupPages::CreateGroup(RequestContext& ctx) {
     AddFieldError(data, "visibility-public", "Select who can see the group");
   }
   if (group.join_policy.empty()) AddFieldError(data, "join_policy-open", "Select who can join");
+  const std::string network = Trim(form.Get("network"));
+  if (!network.empty()) {
+    Status checked =
+        api_ctx_.replicator->CheckGroupNetwork(network, web_.config->AllowHttpEntities());
+    if (!checked.ok()) {
+      AddFieldError(data, "network", SettingsMessage(checked.error().message));
+    }
+  }
   std::optional<groups::Command> command;
   if (!HasErrors(data)) {
     // The same command and checks as POST /api/v1/groups.
     auto made = api::NewGroupCommand(api_ctx_, who.viewer, group);
     if (made.ok()) {
       command = std::move(made).value();
+      if (!network.empty()) command->data["network"] = network;
     } else {
       AddFieldError(data, SettingsField(made.error().message),
                     SettingsMessage(made.error().message));
@@ -926,7 +940,8 @@ Response ManagePage(GroupPages& p, const RequestContext& ctx, const SignedIn& wh
                       {"description", g.description},
                       {"tags", tags},
                       {"visibilities", Visibilities(groups::VisibilityName(g.visibility))},
-                      {"policies", JoinPolicies(groups::JoinPolicyName(g.join_policy))}};
+                      {"policies", JoinPolicies(groups::JoinPolicyName(g.join_policy))},
+                      {"network", g.network}};
   for (auto& [k, v] : extra.items()) {
     if (k == "settings") {
       for (auto& [sk, sv] : v.items()) data["settings"][sk] = sv;
@@ -1005,6 +1020,21 @@ asio::awaitable<Response> GroupPages::ManageAction(RequestContext& ctx, std::str
                     {"tags", api::SplitTags(form.Get("tags"))},
                     {"visibility", form.Get("visibility")},
                     {"join_policy", form.Get("join_policy")}};
+    // The network: empty lifts the scope; a new one must be a network known here (an
+    // unchanged one is kept even if this node has since lost sight of it).
+    const std::string network = Trim(form.Get("network"));
+    auto current = api_ctx_.groups->GetGroup(ref.Stream());
+    const std::string old_network = current.ok() ? current->network : std::string();
+    if (network != old_network) {
+      command_data["network"] = network.empty() ? json(nullptr) : json(network);
+      if (!network.empty()) {
+        Status checked =
+            api_ctx_.replicator->CheckGroupNetwork(network, web_.config->AllowHttpEntities());
+        if (!checked.ok()) {
+          AddFieldError(errors, "network", SettingsMessage(checked.error().message));
+        }
+      }
+    }
     if (Status s = groups::ValidateEventData(type, command_data); !s.ok() && !HasErrors(errors)) {
       AddFieldError(errors, SettingsField(s.error().message), SettingsMessage(s.error().message));
     }
@@ -1017,7 +1047,8 @@ asio::awaitable<Response> GroupPages::ManageAction(RequestContext& ctx, std::str
                             {"description", form.Get("description")},
                             {"tags", form.Get("tags")},
                             {"visibilities", Visibilities(form.Get("visibility"))},
-                            {"policies", JoinPolicies(form.Get("join_policy"))}};
+                            {"policies", JoinPolicies(form.Get("join_policy"))},
+                            {"network", form.Get("network")}};
     }
     co_return ManagePage(*this, ctx, who, std::move(errors), http::status::bad_request);
   }

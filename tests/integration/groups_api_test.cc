@@ -11,6 +11,7 @@
 #include <string>
 
 #include "tests/support/http_client.h"
+#include "tests/support/remote_session.h"
 #include "tests/support/test_node.h"
 
 namespace kith::testing {
@@ -24,43 +25,12 @@ constexpr char kRedirect[] = "http://127.0.0.1:9/cb";
 constexpr char kRedirectEncoded[] = "http%3A%2F%2F127.0.0.1%3A9%2Fcb";
 constexpr char kVerifier[] = "pkce-verifier-0123456789-0123456789-0123456789-abcdef";
 
-std::string Encode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char hash[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(hash, reinterpret_cast<const unsigned char*>(data.data()), data.size());
-  char hex[sizeof hash * 2 + 1];
-  sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
-  return hex;
-}
-
 std::string Base64(std::string_view s, int variant) {
   std::string out(sodium_base64_ENCODED_LEN(s.size(), variant), '\0');
   sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(s.data()),
                     s.size(), variant);
   out.resize(out.find('\0'));
   return out;
-}
-
-std::string InputValue(const std::string& html, const std::string& name) {
-  const std::string marker = "name=\"" + name + "\" value=\"";
-  size_t pos = html.find(marker);
-  if (pos == std::string::npos) return "";
-  pos += marker.size();
-  return html.substr(pos, html.find('"', pos) - pos);
 }
 
 std::string QueryValue(const std::string& url, const std::string& name) {
@@ -91,10 +61,11 @@ class Member {
     HttpRequestOptions options;
     options.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
                        {"Cookie", "kith_csrf=" + csrf_cookie}};
-    auto signed_in = HttpRequest("127.0.0.1", port_, "POST", "/sign-in",
-                                 "username=" + handle_ + "&password=" + Encode(password) +
-                                     "&csrf_token=" + Encode(InputValue(page->body, "csrf_token")),
-                                 options);
+    auto signed_in =
+        HttpRequest("127.0.0.1", port_, "POST", "/sign-in",
+                    "username=" + handle_ + "&password=" + FormValue(password) +
+                        "&csrf_token=" + FormValue(InputValue(page->body, "csrf_token")),
+                    options);
     if (!signed_in.ok() || signed_in->status != 303) return false;
     session_ = Cookie(signed_in->Header("set-cookie"), "kith_session");
     if (session_.empty()) return false;
@@ -258,7 +229,7 @@ TEST_F(GroupsApiTest, AuthenticationSessionCsrfAndBearer) {
   cookie.headers = {{"Cookie", "kith_session=" + alice.session()}};
   auto authorized = HttpRequest(
       "127.0.0.1", node_->port(), "GET",
-      "/oidc/authorize?response_type=code&client_id=" + Encode(client_id) +
+      "/oidc/authorize?response_type=code&client_id=" + FormValue(client_id) +
           "&redirect_uri=" + kRedirectEncoded + "&scope=openid%20profile&state=s&nonce=n" +
           "&code_challenge=" + challenge + "&code_challenge_method=S256",
       "", cookie);

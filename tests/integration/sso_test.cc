@@ -15,46 +15,12 @@
 #include "storage/clock.h"
 #include "tests/support/group_network.h"
 #include "tests/support/http_client.h"
+#include "tests/support/remote_session.h"
 
 namespace kith::testing {
 namespace {
 
 using nlohmann::json;
-
-std::string Encode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
-// The value of cookie `name` in a (joined) Set-Cookie header.
-std::string CookieValue(const std::string& set_cookie, const std::string& name) {
-  const std::string key = name + "=";
-  for (size_t pos = set_cookie.find(key); pos != std::string::npos;
-       pos = set_cookie.find(key, pos + 1)) {
-    if (pos != 0 && set_cookie[pos - 1] != ' ' && set_cookie[pos - 1] != ',') continue;
-    const size_t start = pos + key.size();
-    return set_cookie.substr(start, set_cookie.find(';', start) - start);
-  }
-  return "";
-}
-
-std::string InputValue(const std::string& html, const std::string& name) {
-  const std::string key = "name=\"" + name + "\" value=\"";
-  auto pos = html.find(key);
-  if (pos == std::string::npos) return "";
-  pos += key.size();
-  return html.substr(pos, html.find('"', pos) - pos);
-}
 
 std::map<std::string, std::string> Query(const std::string& url) {
   std::map<std::string, std::string> out;
@@ -62,13 +28,6 @@ std::map<std::string, std::string> Query(const std::string& url) {
   if (!parsed) return out;
   for (auto p : parsed->params()) out[std::string(p.key)] = std::string(p.value);
   return out;
-}
-
-// The origin-relative target of an absolute URL at `node` ("/path?query"), or "" when the URL
-// is elsewhere.
-std::string TargetAt(const PeerNode& node, const std::string& url) {
-  if (url.rfind(node.url + "/", 0) != 0) return "";
-  return url.substr(node.url.size());
 }
 
 Result<HttpResponse> Get(const PeerNode& node, const std::string& target,
@@ -97,25 +56,14 @@ class SsoTest : public ::testing::Test {
 
   // Signs in with the password form; answers the kith_session cookie.
   std::string PasswordSignIn(const PeerNode& node, const TestMember& member) {
-    auto page = Get(node, "/sign-in");
-    EXPECT_TRUE(page.ok() && page->status == 200);
-    if (!page.ok()) return "";
-    HttpRequestOptions options;
-    options.headers = {
-        {"Content-Type", "application/x-www-form-urlencoded"},
-        {"Cookie", "kith_csrf=" + CookieValue(page->Header("set-cookie"), "kith_csrf")}};
-    auto res =
-        HttpRequest("127.0.0.1", node.port, "POST", "/sign-in",
-                    "username=" + Encode(member.handle) + "&password=" + Encode(member.password) +
-                        "&csrf_token=" + Encode(InputValue(page->body, "csrf_token")),
-                    options);
-    EXPECT_TRUE(res.ok() && res->status == 303) << Describe(res);
-    return res.ok() ? CookieValue(res->Header("set-cookie"), "kith_session") : "";
+    auto session = PasswordSession(node, member);
+    EXPECT_TRUE(session.ok()) << session.error().message;
+    return session.ok() ? session->cookie : "";
   }
 
   // B's "sign in with your organisation" for `who`: answers the 302 to A's authorize endpoint.
   Result<HttpResponse> StartAtB(const std::string& who, const std::string& b_cookie = "") {
-    return Get(B(), "/sign-in/organisation?node=" + Encode(who) + "&next=%2Fgroups", b_cookie);
+    return Get(B(), "/sign-in/organisation?node=" + FormValue(who) + "&next=%2Fgroups", b_cookie);
   }
 
   // Follows a sign-in from B's start to A's answer (a redirect to B's callback), with the
@@ -130,27 +78,12 @@ class SsoTest : public ::testing::Test {
   // Signs alice in at B through A (waiting until peering registered B at A); answers B's
   // kith_session cookie.
   std::string SignInAtBThroughA() {
-    std::string b_session, last;
-    EXPECT_TRUE(WaitFor(
-        [&] {
-          auto start = StartAtB(alice_.address);
-          last = "start: " + Describe(start);
-          if (!start.ok()) return false;
-          auto at_a = ThroughA(*start, "kith_session=" + home_session_);
-          last += "\nat A: " + Describe(at_a);
-          if (!at_a.ok() || at_a->status != 302) return false;
-          const std::string cb = TargetAt(B(), at_a->Header("location"));
-          if (cb.empty()) return false;
-          auto done = Get(B(), cb);
-          last += "\ncallback: " + Describe(done);
-          if (!done.ok() || done->status != 303) return false;
-          b_session = CookieValue(done->Header("set-cookie"), "kith_session");
-          return !b_session.empty();
-        },
-        std::chrono::seconds(20)))
-        << last << "\n"
-        << net_.Logs();
-    return b_session;
+    BrowserSession home;
+    home.port = A().port;
+    home.cookie = home_session_;
+    auto at_b = RemoteSession(A(), B(), alice_, home);
+    EXPECT_TRUE(at_b.ok()) << at_b.error().message << "\n" << net_.Logs();
+    return at_b.ok() ? at_b->cookie : "";
   }
 
   Result<HttpResponse> PostForm(
@@ -235,8 +168,8 @@ TEST_F(SsoTest, SignInAtBThroughHomeNodeAndPostAsRemoteMember) {
   auto start = StartAtB(alice_.address);
   ASSERT_TRUE(start.ok());
   const std::string fresh_state = Query(start->Header("location"))["state"];
-  auto reused = Get(B(), "/sign-in/callback?code=" + Encode(q["code"]) +
-                             "&state=" + Encode(fresh_state) + "&iss=" + Encode(A().url));
+  auto reused = Get(B(), "/sign-in/callback?code=" + FormValue(q["code"]) +
+                             "&state=" + FormValue(fresh_state) + "&iss=" + FormValue(A().url));
   ASSERT_TRUE(reused.ok());
   EXPECT_EQ(reused->status, 401) << reused->body;
 
@@ -255,7 +188,7 @@ TEST_F(SsoTest, SignInAtBThroughHomeNodeAndPostAsRemoteMember) {
 
   // Signing out at B ends B's session.
   auto out = HttpRequest(
-      "127.0.0.1", B().port, "POST", "/sign-in/remote/sign-out", "csrf_token=" + Encode(csrf),
+      "127.0.0.1", B().port, "POST", "/sign-in/remote/sign-out", "csrf_token=" + FormValue(csrf),
       HttpRequestOptions{{{"Cookie", "kith_session=" + b_session},
                           {"Content-Type", "application/x-www-form-urlencoded"}}});
   ASSERT_TRUE(out.ok());
@@ -366,8 +299,8 @@ TEST_F(SsoTest, LoginRequiredRetriesWithPagesAndSuspensionEndsSessions) {
   // And A no longer knows B as a client (A got the suspension too).
   EXPECT_TRUE(WaitFor(
       [&] {
-        auto r = Get(A(), "/oidc/authorize?client_id=" + Encode(B().url) +
-                              "&redirect_uri=" + Encode(B().url + "/sign-in/callback") +
+        auto r = Get(A(), "/oidc/authorize?client_id=" + FormValue(B().url) +
+                              "&redirect_uri=" + FormValue(B().url + "/sign-in/callback") +
                               "&response_type=code&scope=openid");
         return r.ok() && r->status == 400;
       },
@@ -418,7 +351,7 @@ TEST_F(SsoTest, SignOutEverywhereAtHomeEndsTheSessionAtThePeer) {
   ASSERT_FALSE(csrf.empty());
 
   // Everywhere: the page answers at once; B is told in the background.
-  auto out = PostForm(A(), "/account/sign-out-everywhere", "csrf_token=" + Encode(csrf),
+  auto out = PostForm(A(), "/account/sign-out-everywhere", "csrf_token=" + FormValue(csrf),
                       "kith_session=" + home_session_);
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(out->status, 303) << out->body;

@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 
 namespace kith::testing {
-namespace {
 
 std::string InputValue(const std::string& html, const std::string& name) {
   const std::string key = "name=\"" + name + "\" value=\"";
@@ -20,6 +19,8 @@ std::string TargetAt(const PeerNode& node, const std::string& url) {
   if (url.rfind(node.url + "/", 0) != 0) return "";
   return url.substr(node.url.size());
 }
+
+namespace {
 
 Result<HttpResponse> GetWithCookie(uint16_t port, const std::string& target,
                                    const std::string& cookie) {

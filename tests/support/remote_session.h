@@ -20,6 +20,13 @@ std::string FormValue(const std::string& s);
 // The value of cookie `name` in a (joined) Set-Cookie header; "" when absent.
 std::string CookieValue(const std::string& set_cookie, const std::string& name);
 
+// The value of the first `<input name="NAME" value="...">` in `html`; "" when absent.
+std::string InputValue(const std::string& html, const std::string& name);
+
+// The origin-relative target ("/path?query") of an absolute URL at `node`; "" when the URL is
+// elsewhere.
+std::string TargetAt(const PeerNode& node, const std::string& url);
+
 // A signed-in browser at one node: its kith_session cookie and the session's CSRF token.
 struct BrowserSession {
   uint16_t port = 0;

@@ -86,6 +86,29 @@ TEST(PeeringTest, StateNamesRoundTrip) {
   EXPECT_FALSE(ParsePeerState("").ok());
 }
 
+TEST(PeeringTest, NetworkAdmitAndWithdraw) {
+  for (std::optional<S> from :
+       {std::optional<S>(), std::optional(S::kRequested), std::optional(S::kPending),
+        std::optional(S::kRejected), std::optional(S::kSuspended)}) {
+    auto next = NextPeerState(from, E::kNetworkAdmit);
+    ASSERT_TRUE(next.ok()) << (from ? PeerStateName(*from) : "none");
+    EXPECT_EQ(*next, S::kActive);
+  }
+  for (S from : {S::kActive, S::kRevoked}) {
+    auto next = NextPeerState(from, E::kNetworkAdmit);
+    ASSERT_FALSE(next.ok()) << PeerStateName(from);
+    EXPECT_EQ(next.error().code, ErrorCode::kConflict);
+  }
+  EXPECT_EQ(*NextPeerState(S::kActive, E::kNetworkWithdraw), S::kSuspended);
+  for (std::optional<S> from :
+       {std::optional<S>(), std::optional(S::kRequested), std::optional(S::kPending),
+        std::optional(S::kSuspended), std::optional(S::kRevoked), std::optional(S::kRejected)}) {
+    EXPECT_FALSE(NextPeerState(from, E::kNetworkWithdraw).ok());
+  }
+  EXPECT_EQ(PeerEventName(E::kNetworkAdmit), "network_admit");
+  EXPECT_EQ(PeerEventName(E::kNetworkWithdraw), "network_withdraw");
+}
+
 // The receiving side of key rotation, through PeeringService::HandleInbound: this node (B)
 // has an active peer A whose keys are in-memory Ed25519 keys; requests are signed as A would.
 class KeyRotationInboundTest : public ::testing::Test {

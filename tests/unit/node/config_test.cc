@@ -253,6 +253,61 @@ TEST(ConfigTest, EnvironmentErrors) {
             0u);
 }
 
+TEST(ConfigTest, NetworksDefaultsFileAndEnvironment) {
+  auto d = Parse(kMinimal);
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_EQ(d->networks.refresh_interval, 300);
+  EXPECT_EQ(d->networks.withdrawn_refresh_interval, 60);
+  EXPECT_EQ(d->networks.statement_lifetime, 86400);
+  EXPECT_FALSE(d->networks.allow_http_entities.has_value());
+  EXPECT_FALSE(d->AllowHttpEntities());
+
+  // Unset: follows federation.allow_private_addresses; set: wins.
+  auto p = Parse(With("[federation]\nallow_private_addresses = true\n"));
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_TRUE(p->AllowHttpEntities());
+  auto off =
+      Parse(With("[federation]\nallow_private_addresses = true\n"
+                 "[networks]\nallow_http_entities = false\n"));
+  ASSERT_TRUE(off.ok()) << off.error().message;
+  EXPECT_FALSE(off->AllowHttpEntities());
+
+  auto c =
+      Parse(With("[networks]\nrefresh_interval = 30\nwithdrawn_refresh_interval = 5\n"
+                 "statement_lifetime = 3600\nallow_http_entities = true\n"));
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->networks.refresh_interval, 30);
+  EXPECT_EQ(c->networks.withdrawn_refresh_interval, 5);
+  EXPECT_EQ(c->networks.statement_lifetime, 3600);
+  EXPECT_TRUE(c->AllowHttpEntities());
+
+  auto e = Parse(kMinimal, {{"KITH_NETWORKS_REFRESH_INTERVAL", "1"},
+                            {"KITH_NETWORKS_WITHDRAWN_REFRESH_INTERVAL", "1"},
+                            {"KITH_NETWORKS_STATEMENT_LIFETIME", "120"},
+                            {"KITH_NETWORKS_ALLOW_HTTP_ENTITIES", "1"}});
+  ASSERT_TRUE(e.ok()) << e.error().message;
+  EXPECT_EQ(e->networks.refresh_interval, 1);
+  EXPECT_EQ(e->networks.withdrawn_refresh_interval, 1);
+  EXPECT_EQ(e->networks.statement_lifetime, 120);
+  EXPECT_TRUE(e->AllowHttpEntities());
+}
+
+TEST(ConfigTest, NetworksBounds) {
+  EXPECT_EQ(ErrorOf(With("[networks]\nrefresh_interval = 0\n")),
+            "kith.toml: networks.refresh_interval: must be 1..86400, got 0");
+  EXPECT_EQ(ErrorOf(With("[networks]\nwithdrawn_refresh_interval = -5\n")),
+            "kith.toml: networks.withdrawn_refresh_interval: must be 1..86400, got -5");
+  EXPECT_EQ(ErrorOf(With("[networks]\nstatement_lifetime = 10\n")),
+            "kith.toml: networks.statement_lifetime: must be 60..2678400, got 10");
+  EXPECT_EQ(ErrorOf(kMinimal, {{"KITH_NETWORKS_REFRESH_INTERVAL", "soon"}}),
+            "KITH_NETWORKS_REFRESH_INTERVAL: networks.refresh_interval: must be an integer, got "
+            "\"soon\"");
+  EXPECT_EQ(ErrorOf(With("[networks]\nallow_http_entities = \"yes\"\n")),
+            "kith.toml: networks.allow_http_entities: must be a boolean (true or false), got a "
+            "string");
+  EXPECT_EQ(ErrorOf(With("[networks]\nrefresh = 1\n")), "kith.toml: networks.refresh: unknown key");
+}
+
 TEST(ConfigTest, LoadConfigReadsFileAndDefaultsDataDirToItsFolder) {
   fs::path dir = fs::temp_directory_path() / ("kith-config-test-" + std::to_string(::getpid()));
   fs::create_directories(dir);
